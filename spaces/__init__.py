@@ -1,0 +1,42 @@
+"""Declarative search spaces: parameter types, conditional branches, YAML/JSON files.
+
+A space is an immutable mapping of parameter name to parameter (:class:`Float`, :class:`Int`,
+:class:`Categorical`, :class:`Constant`); a categorical whose choices map option names to
+sub-spaces is a conditional branch. Spaces are written in Python or in YAML/JSON files
+(:func:`load`, :func:`dump`; the format's JSON Schema is :func:`json_schema`), come ready-made
+for common scikit-learn models (:func:`ready_made`), and compile define-by-run onto an Optuna
+trial (:meth:`Space.sample`). This package imports no search framework.
+
+>>> import spaces
+>>> space = spaces.Space({"C": spaces.Float(1e-3, 1e3, log=True), "penalty": "l2"})
+>>> space.paths()
+['C']
+"""
+
+from spaces._compile import MAX_GRID, Suggester
+from spaces._errors import SpaceError
+from spaces._io import dump, dumps, load, loads, ready_made
+from spaces._params import NO_DEFAULT, Categorical, Constant, Float, Int, Param, Scalar
+from spaces._schema import SCHEMA_PATH, json_schema
+from spaces._space import Space
+
+__all__ = [
+    "MAX_GRID",
+    "NO_DEFAULT",
+    "SCHEMA_PATH",
+    "Categorical",
+    "Constant",
+    "Float",
+    "Int",
+    "Param",
+    "Scalar",
+    "Space",
+    "SpaceError",
+    "Suggester",
+    "dump",
+    "dumps",
+    "json_schema",
+    "load",
+    "loads",
+    "ready_made",
+]
