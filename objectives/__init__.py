@@ -1,0 +1,67 @@
+"""Objectives: train on training folds, score on validation folds; and the metrics they use.
+
+Names are loaded on first use (PEP 562), so ``import objectives`` imports neither scikit-learn
+nor pandas; an objective imports what it needs when it is built or run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
+    from objectives._function import FunctionObjective, as_objective
+    from objectives._metrics import (
+        METRICS,
+        Metric,
+        classification_report,
+        get_metric,
+        regression_report,
+    )
+    from objectives._sklearn import SklearnObjective
+
+_EXPORTS = {
+    "DevData": "objectives._base",
+    "Objective": "objectives._base",
+    "ObjectiveError": "objectives._base",
+    "Pruned": "objectives._base",
+    "TrialHandle": "objectives._base",
+    "METRICS": "objectives._metrics",
+    "Metric": "objectives._metrics",
+    "classification_report": "objectives._metrics",
+    "get_metric": "objectives._metrics",
+    "regression_report": "objectives._metrics",
+    "FunctionObjective": "objectives._function",
+    "as_objective": "objectives._function",
+    "SklearnObjective": "objectives._sklearn",
+}
+
+__all__ = [
+    "METRICS",
+    "DevData",
+    "FunctionObjective",
+    "Metric",
+    "Objective",
+    "ObjectiveError",
+    "Pruned",
+    "SklearnObjective",
+    "TrialHandle",
+    "as_objective",
+    "classification_report",
+    "get_metric",
+    "regression_report",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'objectives' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

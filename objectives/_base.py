@@ -1,0 +1,107 @@
+"""The contract between an objective and the engine that runs it.
+
+An objective knows how to train on training folds and score on validation folds; it knows
+nothing of Optuna, Ray or MLflow. The engine hands it a config, the development data (never the
+sealed test part) and a :class:`TrialHandle`, and gets back one validation score.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from objectives._metrics import Metric
+    from spaces import Space
+
+Task = Literal["classification", "regression"]
+
+
+class ObjectiveError(ValueError):
+    """The user's objective, space or data cannot work together; the message names the culprit."""
+
+
+class Pruned(Exception):
+    """Raised inside an objective when the trial handle says the trial should stop early."""
+
+
+@dataclass(frozen=True, eq=False)
+class DevData:
+    """The development part of a study's data: what objectives may train and validate on.
+
+    ``X`` is a DataFrame of features, ``y`` the target as a 1-d numpy array, ``groups`` the group
+    label of each row (or ``None``), ``time_ordered`` says that rows are in time order and must be
+    validated forward in time. ``task`` comes from the study's metric.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    task: Task
+    groups: np.ndarray | None = None
+    time_ordered: bool = False
+    classes: tuple[Any, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+@runtime_checkable
+class TrialHandle(Protocol):
+    """What an objective may do with the running trial.
+
+    ``report`` records an intermediate validation score at a step (a fold or an epoch);
+    ``should_prune`` asks the engine's pruner whether to stop; ``set_attr`` stores a JSON-able
+    value with the trial (e.g. ``fold_scores``). ``seed`` is the study's seed (``None`` if unset).
+    """
+
+    number: int
+    seed: int | None
+
+    def report(self, value: float, step: int) -> None: ...
+
+    def should_prune(self) -> bool: ...
+
+    def set_attr(self, key: str, value: Any) -> None: ...
+
+
+class Objective(abc.ABC):
+    """Base class of objectives: ``evaluate`` scores one config; ``fit_final`` fits the final model.
+
+    Subclasses follow the estimator rules: ``__init__`` only stores its arguments.
+    """
+
+    @property
+    def can_fit_final(self) -> bool:
+        """Whether the objective can fit a final model (a plain function of the config cannot)."""
+        return True
+
+    def check(self, data: DevData | None, space: Space, metric: Metric) -> None:  # noqa: B027
+        """Raise :class:`ObjectiveError` when data, space and metric cannot work together."""
+
+    @abc.abstractmethod
+    def evaluate(
+        self, config: dict[str, Any], data: DevData | None, trial: TrialHandle, metric: Metric
+    ) -> float:
+        """Train on the training folds of ``data``; return the validation score for ``config``."""
+
+    def fit_final(self, config: dict[str, Any], data: DevData, seed: int | None) -> Any:
+        """Fit the final model on all development data; it must have ``predict``."""
+        raise ObjectiveError(f"{type(self).__name__} cannot fit a final model")
+
+    def save_model(self, model: Any, directory: Path) -> list[Path]:
+        """Write ``model`` under ``directory`` with joblib and return the files written."""
+        import joblib
+
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "model.joblib"
+        joblib.dump(model, path)
+        return [path]
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description recorded in ``study.json`` and compared on resume."""
+        return {"type": type(self).__name__}

@@ -1,0 +1,191 @@
+"""The user's own objective: a function of the config that returns the validation score.
+
+It may also take the development data and the trial handle (to report intermediate scores and
+be pruned); a ``fit`` function lets it take part in the final evaluation.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from objectives._base import DevData, Objective, ObjectiveError, TrialHandle
+from objectives._metrics import Metric
+
+_FN_NAMES = ("config", "data", "trial")
+_FIT_NAMES = ("config", "data", "seed")
+
+
+def qualified_name(fn: Any) -> str:
+    """``module.qualname`` of a function (or the type of a callable object)."""
+    target = fn if hasattr(fn, "__qualname__") else type(fn)
+    module = getattr(target, "__module__", None)
+    name = getattr(target, "__qualname__", repr(target))
+    return f"{module}.{name}" if module else name
+
+
+def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str, ...] | int:
+    """How to call ``fn``: a tuple of keyword names, or the number of positional arguments.
+
+    By name when every parameter is one of ``names`` and the first of them (the config) is
+    among them; otherwise by arity, the first ``arity`` of ``names`` in order.
+    """
+    if not callable(fn):
+        raise ObjectiveError(f"{role} must be callable, but got {type(fn).__name__}")
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return len(names)
+    kinds = inspect.Parameter
+    params = [p for p in signature.parameters.values()
+              if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)]
+    named = [p.name for p in params if p.kind != kinds.POSITIONAL_ONLY]
+    if params and len(named) == len(params) and set(named) <= set(names):
+        if names[0] not in named:
+            raise ObjectiveError(f"{role} {qualified_name(fn)} takes "
+                                 f"{', '.join(named)} but not '{names[0]}', which it needs")
+        return tuple(named)
+    positional = [p for p in params if p.kind in (kinds.POSITIONAL_ONLY,
+                                                  kinds.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    arity = len(required) or len(positional)
+    if any(p.kind == kinds.KEYWORD_ONLY and p.default is p.empty for p in params) \
+            or not 1 <= arity <= len(names):
+        shown = ", ".join(p.name for p in signature.parameters.values())
+        raise ObjectiveError(
+            f"{role} {qualified_name(fn)}({shown}) must take its parameters by the names "
+            f"{', '.join(names)}, or 1 to {len(names)} positional ones in that order"
+        )
+    return arity
+
+
+def call(fn: Any, convention: tuple[str, ...] | int, values: dict[str, Any],
+         orders: Mapping[int, tuple[str, ...]]) -> Any:
+    """Call ``fn`` by keyword names, or positionally in the order ``orders[arity]``."""
+    if isinstance(convention, int):
+        return fn(*[values[name] for name in orders[convention]])
+    return fn(**{name: values[name] for name in convention})
+
+
+#: positional orders by arity: fn(config), fn(config, trial), fn(config, data, trial)
+_FN_ORDERS = {1: ("config",), 2: ("config", "trial"), 3: _FN_NAMES}
+#: fit(config), fit(config, data), fit(config, data, seed)
+_FIT_ORDERS = {1: ("config",), 2: ("config", "data"), 3: _FIT_NAMES}
+
+
+class FunctionObjective(Objective):
+    """The user's own objective: ``fn(config[, data][, trial]) -> validation score``.
+
+    ``fn`` is called by its parameter names when they are among ``config``, ``data`` and
+    ``trial``; otherwise by arity: ``fn(config)``, ``fn(config, trial)`` or
+    ``fn(config, data, trial)``. ``fit(config, data)`` returns the final model (with
+    ``predict``); ``save(model, directory)`` writes it (joblib by default).
+
+    >>> objective = FunctionObjective(lambda config: (config["x"] - 2) ** 2)
+    >>> objective.can_fit_final
+    False
+    """
+
+    def __init__(self, fn: Callable[..., Any], *, fit: Callable[..., Any] | None = None,
+                 save: Callable[..., Any] | None = None) -> None:
+        self.fn = fn
+        self.fit = fit
+        self.save = save
+
+    @property
+    def can_fit_final(self) -> bool:
+        """Only with a ``fit`` function can there be a final model."""
+        return self.fit is not None
+
+    def check(self, data: DevData | None, space: Any, metric: Metric | None) -> None:
+        """Check that ``fn``, ``fit`` and ``save`` can be called as documented."""
+        _fn_convention(self.fn)
+        if self.fit is not None:
+            calling_convention(self.fit, _FIT_NAMES, "fit")
+        if self.save is not None and not callable(self.save):
+            raise ObjectiveError(f"save must be callable, but got {type(self.save).__name__}")
+
+    def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
+                 metric: Metric | None) -> float:
+        """Call ``fn`` and return its score as a float."""
+        values = {"config": config, "data": data, "trial": trial}
+        return as_score(call(self.fn, _fn_convention(self.fn), values, _FN_ORDERS), self.fn)
+
+    def fit_final(self, config: dict[str, Any], data: DevData, seed: int | None) -> Any:
+        """The model ``fit`` returns for ``config``, trained on all development data."""
+        if self.fit is None:
+            raise ObjectiveError(f"{qualified_name(self.fn)} has no fit function; pass "
+                                 "FunctionObjective(fn, fit=...) to fit a final model")
+        convention = calling_convention(self.fit, _FIT_NAMES, "fit")
+        values = {"config": config, "data": data, "seed": seed}
+        model = call(self.fit, convention, values, _FIT_ORDERS)
+        if not hasattr(model, "predict"):
+            raise ObjectiveError(f"fit {qualified_name(self.fit)} returned "
+                                 f"{type(model).__name__}, which has no predict method")
+        return model
+
+    def save_model(self, model: Any, directory: Path) -> list[Path]:
+        """Write the model with ``save`` (or joblib) and return the files written."""
+        if self.save is None:
+            return super().save_model(model, directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = self.save(model, directory)
+        if written is None:
+            return sorted(p for p in directory.rglob("*") if p.is_file())
+        if isinstance(written, (str, Path)):
+            return [Path(written)]
+        return [Path(p) for p in written]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "function": qualified_name(self.fn),
+            "fit": qualified_name(self.fit) if self.fit is not None else None,
+            "save": qualified_name(self.save) if self.save is not None else None,
+        }
+
+
+def _fn_convention(fn: Any) -> tuple[str, ...] | int:
+    return calling_convention(fn, _FN_NAMES, "objective")
+
+
+def as_score(value: Any, fn: Any) -> float:
+    """``value`` as a float, or an error naming the function that returned it."""
+    kind = type(value).__name__
+    if not isinstance(value, (str, bytes, bool)) and kind != "bool_" \
+            and hasattr(value, "__float__"):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise ObjectiveError(f"objective {qualified_name(fn)} returned {kind} ({value!r:.60}), "
+                         "not a number; return the validation score")
+
+
+def as_objective(obj: Any) -> Objective:
+    """An :class:`Objective` from what a study names.
+
+    An Objective passes through; a scikit-learn estimator, Pipeline, class or class path becomes
+    a :class:`SklearnObjective`; any other callable a :class:`FunctionObjective`.
+    """
+    from objectives import _estimators
+
+    if isinstance(obj, Objective):
+        return obj
+    if isinstance(obj, Mapping):
+        raise ObjectiveError("a mapping of estimators needs SklearnObjective(mapping, "
+                             "choice=<the branch parameter that picks one>)")
+    if _estimators.is_estimator_spec(obj):
+        from objectives._sklearn import SklearnObjective
+
+        if isinstance(obj, str):
+            _estimators.resolve(obj)  # a bad class path is an error now, not at the first trial
+        return SklearnObjective(obj)
+    if callable(obj):
+        return FunctionObjective(obj)
+    raise ObjectiveError(
+        "the objective must be an Objective, a scikit-learn estimator, Pipeline, class or class "
+        f"path, or a function of the config, but got {type(obj).__name__}"
+    )

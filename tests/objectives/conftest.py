@@ -1,0 +1,148 @@
+"""Fixtures for the objectives tests: a recording trial handle, a stand-in space, real datasets.
+
+The trial handle is a plain fake of :class:`objectives.TrialHandle`: the objectives package
+never sees Optuna, so neither do its tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from objectives import DevData
+
+
+class RecordingTrial:
+    """A trial handle that records reports and attributes; prunes after ``prune_after`` reports."""
+
+    def __init__(self, seed: int | None = 0, number: int = 0,
+                 prune_after: int | None = None) -> None:
+        self.number = number
+        self.seed = seed
+        self.prune_after = prune_after
+        self.reports: list[tuple[int, float]] = []
+        self.attrs: dict[str, Any] = {}
+
+    def report(self, value: float, step: int) -> None:
+        self.reports.append((step, value))
+
+    def should_prune(self) -> bool:
+        return self.prune_after is not None and len(self.reports) >= self.prune_after
+
+    def set_attr(self, key: str, value: Any) -> None:
+        self.attrs[key] = value
+
+
+class StandInSpace:
+    """What objectives read of a ``spaces.Space``: its YAML-like ``to_dict()``."""
+
+    def __init__(self, tree: dict[str, Any]) -> None:
+        self.tree = tree
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.tree
+
+
+class SpyClassifier(ClassifierMixin, BaseEstimator):
+    """A logistic regression that logs the arrays it is fitted on and predicts for."""
+
+    log: list[tuple[str, Any, Any]] = []
+
+    def __init__(self, C: float = 1.0, class_weight: Any = None,
+                 random_state: int | None = None) -> None:
+        self.C = C
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> SpyClassifier:
+        from sklearn.linear_model import LogisticRegression
+
+        SpyClassifier.log.append(("fit", _copy(X), np.asarray(y).copy()))
+        self.inner_ = LogisticRegression(C=self.C, class_weight=self.class_weight).fit(X, y)
+        self.classes_ = self.inner_.classes_
+        return self
+
+    def predict(self, X: Any) -> Any:
+        SpyClassifier.log.append(("predict", _copy(X), None))
+        return self.inner_.predict(X)
+
+
+def _copy(X: Any) -> Any:
+    return X.copy() if hasattr(X, "copy") else np.array(X)
+
+
+@pytest.fixture
+def spy() -> type[SpyClassifier]:
+    SpyClassifier.log = []
+    return SpyClassifier
+
+
+def _frame(loader: Any) -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = loader(return_X_y=True, as_frame=True)
+    return X, y.to_numpy()
+
+
+def classification(X: pd.DataFrame, y: np.ndarray, **kw: Any) -> DevData:
+    return DevData(X, y, "classification", classes=tuple(np.unique(y).tolist()), **kw)
+
+
+@pytest.fixture(scope="session")
+def iris() -> DevData:
+    from sklearn.datasets import load_iris
+
+    return classification(*_frame(load_iris))
+
+
+@pytest.fixture(scope="session")
+def wine() -> DevData:
+    from sklearn.datasets import load_wine
+
+    return classification(*_frame(load_wine))
+
+
+@pytest.fixture(scope="session")
+def cancer() -> DevData:
+    from sklearn.datasets import load_breast_cancer
+
+    return classification(*_frame(load_breast_cancer))
+
+
+@pytest.fixture(scope="session")
+def diabetes() -> DevData:
+    from sklearn.datasets import load_diabetes
+
+    X, y = _frame(load_diabetes)
+    return DevData(X, y, "regression")
+
+
+@pytest.fixture(scope="session")
+def imbalanced() -> DevData:
+    """Two classes, 9 to 1, a few informative features."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=3, n_redundant=1,
+                               weights=[0.9, 0.1], class_sep=0.7, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    return classification(frame, y)
+
+
+@pytest.fixture
+def make_trial() -> type[RecordingTrial]:
+    """``make_trial(seed=0, prune_after=None)`` -> a fresh :class:`RecordingTrial`."""
+    return RecordingTrial
+
+
+@pytest.fixture
+def make_space() -> type[StandInSpace]:
+    """``make_space(tree)`` -> an object with ``to_dict()`` like ``spaces.Space``."""
+    return StandInSpace
+
+
+@pytest.fixture
+def make_dev() -> Any:
+    """``make_dev(X, y, **kw)`` -> classification :class:`DevData` with its classes."""
+    return classification
