@@ -1,0 +1,18 @@
+"""Errors the command line turns into exit statuses.
+
+A :class:`UserError` is the user's input being wrong (study file, space, data, flags, a test set
+already opened, a resume that does not match): the CLI prints its one-line message and exits 2,
+having written nothing.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Wrong input from the user; the message names the file, parameter or column and the fix."""
+
+
+class TestSetAlreadyOpened(UserError):
+    """The sealed test part of this study was opened before; it is opened exactly once."""
+
+    __test__ = False  # not a pytest test class

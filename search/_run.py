@@ -1,0 +1,269 @@
+"""Run a study end to end: check, create or resume the store, search, evaluate once."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search._errors import UserError
+from search._local import Budget, run_workers, trial_loop
+from search._logging import log_to_file
+from search._prepare import Prepared, prepare
+from search._progress import ProgressPrinter
+from search._record import check_resume, study_record, update_record
+from search._results import (
+    ABANDONED,
+    FINAL_JSON,
+    STUDY_JSON,
+    ResultsWriter,
+    best_trial,
+    counts_toward_budget,
+    now,
+    read_json,
+    write_json,
+)
+from search._store import open_store, run_lock
+from search._studyfile import load_study_file
+
+if TYPE_CHECKING:
+    import optuna
+
+log = logging.getLogger("search")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line overrides of a study file's run options (``None``: keep the file's)."""
+
+    trials: int | None = None
+    timeout: float | None = None
+    backend: str | None = None
+    workers: int | None = None
+    sampler: str | None = None
+    pruner: str | None = None
+    seed: int | None = None
+    results: Path = Path("results")
+    resume: bool = False
+    final: bool = True
+
+    def overrides(self) -> dict[str, Any]:
+        return {
+            "trials": self.trials,
+            "timeout": self.timeout,
+            "backend": self.backend,
+            "workers": self.workers,
+            "sampler": self.sampler,
+            "pruner": self.pruner,
+            "seed": self.seed,
+        }
+
+
+def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
+    """Search, then evaluate the best config once on the sealed test; return the exit status."""
+    study = load_study_file(study_file).with_overrides(**options.overrides())
+    directory = options.results / study.name
+    stored = _stored_record(directory, options.resume)
+    prep = prepare(study, study_file, seed=stored["seed"] if stored else None)
+    fresh = study_record(prep, backend=study.backend, argv=argv)
+    if stored is not None:
+        check_resume(stored, fresh, directory)
+        if (directory / FINAL_JSON).exists():
+            raise UserError(
+                f"{directory / FINAL_JSON}: the test set was already opened, so this study is "
+                "closed; searching on would tune against the test result"
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    with run_lock(directory):
+        log_to_file(directory)
+        started = now()
+        if stored is None:
+            write_json(directory / STUDY_JSON, fresh)
+        else:
+            update_record(
+                directory,
+                trials=study.trials,
+                workers=study.workers,
+                sampler=study.sampler,
+                pruner=study.pruner,
+                status="running",
+                command=fresh["command"],
+            )
+        try:
+            _search(prep, directory, resume=stored is not None)
+        except KeyboardInterrupt:
+            update_record(directory, status="interrupted", **_run_entry(directory, started, argv))
+            print(
+                f"interrupted: finished trials are kept in {directory}; continue with --resume",
+                file=sys.stderr,
+            )
+            return 130
+        update_record(directory, status="searched", **_run_entry(directory, started, argv))
+        if options.final and _can_evaluate(prep):
+            _final(prep, directory)
+            update_record(directory, status="finished")
+        elif options.final:
+            print("final: skipped (this study has no data or no way to fit a final model)")
+    return 0
+
+
+def _stored_record(directory: Path, resume: bool) -> dict[str, Any] | None:
+    exists = (directory / STUDY_JSON).exists()
+    if exists and not resume:
+        raise UserError(
+            f"{directory}: a study of this name exists; pass --resume to continue it, "
+            "or give another name or --results folder"
+        )
+    if resume and not exists:
+        raise UserError(f"{directory}: no study to resume (no {STUDY_JSON}); drop --resume")
+    return read_json(directory / STUDY_JSON) if exists else None
+
+
+def _run_entry(directory: Path, started: str, argv: list[str]) -> dict[str, Any]:
+    runs = read_json(directory / STUDY_JSON).get("runs", [])
+    runs.append({"started_at": started, "ended_at": now(), "argv": argv})
+    return {"runs": runs}
+
+
+def _can_evaluate(prep: Prepared) -> bool:
+    return prep.split is not None and prep.parts.objective.can_fit_final
+
+
+def _open_study(prep: Prepared, directory: Path, *, shared: bool, resume: bool) -> optuna.Study:
+    """Create the study in the store, or load it and fail the trials a crash left RUNNING."""
+    import optuna
+
+    study = prep.study
+    storage = open_store(directory, shared=shared)
+    sampler, pruner = prep.sampler, prep.pruner
+    if not resume:
+        opt = optuna.create_study(
+            study_name=study.name,
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            direction=prep.parts.direction,  # type: ignore[arg-type]
+        )
+        defaults = prep.parts.space.default_params()
+        if defaults:
+            opt.enqueue_trial(defaults, user_attrs={"enqueued": "default config"})
+        return opt
+    opt = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler, pruner=pruner)
+    for trial in opt.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        storage.set_trial_system_attr(trial._trial_id, ABANDONED, True)
+        storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run was killed")
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    return opt
+
+
+def _search(prep: Prepared, directory: Path, *, resume: bool) -> None:
+    study = prep.study
+    shared = study.workers > 1
+    opt = _open_study(prep, directory, shared=shared, resume=resume)
+    trials = opt.get_trials(deepcopy=False)
+    done = sum(t.state.is_finished() and counts_toward_budget(t) for t in trials)
+    best = best_trial(trials, prep.parts.direction)
+    printer = ProgressPrinter(
+        study.trials,
+        prep.parts.direction,
+        done=done,
+        best=(best.value, best.number) if best is not None and best.value is not None else None,
+    )
+    writer = ResultsWriter(directory, prep.parts.space, prep.parts.direction)
+    deadline = time.time() + study.timeout if study.timeout else None
+    budget = Budget(trials=study.trials, deadline=deadline)
+    if done >= study.trials:
+        print(f"search: the study already has {done} of {study.trials} trials")
+
+    def poll(all_trials: list[Any]) -> None:
+        if writer.due():
+            writer.update(all_trials)
+
+    try:
+        if shared:
+            run_workers(
+                workers=study.workers,
+                directory=directory,
+                study_name=study.name,
+                worker_args={
+                    "study_file": str(prep.study_file),
+                    "overrides": _worker_overrides(prep),
+                },
+                task=prep.task,
+                budget=budget,
+                on_finished=printer.trial_finished,
+                on_poll=poll,
+            )
+        else:
+
+            def finished(trial: Any) -> None:
+                printer.trial_finished(trial)
+                if writer.due():
+                    writer.update(opt.get_trials(deepcopy=False))
+
+            trial_loop(opt, prep.task, budget, lock_dir=None, on_finished=finished)
+    finally:
+        writer.update(
+            opt.get_trials(deepcopy=False) if not shared else _reload(directory, study.name)
+        )
+
+
+def _worker_overrides(prep: Prepared) -> dict[str, Any]:
+    s = prep.study
+    return {
+        "trials": s.trials,
+        "timeout": s.timeout,
+        "sampler": s.sampler,
+        "pruner": s.pruner,
+        "workers": s.workers,
+        "seed": prep.seed,
+    }
+
+
+def _reload(directory: Path, name: str) -> list[Any]:
+    import optuna
+
+    return optuna.load_study(
+        study_name=name, storage=open_store(directory, shared=True)
+    ).get_trials(deepcopy=False)
+
+
+def _final(prep: Prepared, directory: Path) -> None:
+    from search._final import final_evaluation
+
+    trials = _reload(directory, prep.study.name)
+    record = final_evaluation(prep, trials, directory)
+    spread = record.get("validation_spread") or {}
+    std = f" ± {spread['std']:.4g}" if spread.get("std") is not None else ""
+    print(
+        f"final: trial {record['trial']}: validation {record['metric']} "
+        f"{record['validation_value']:.6g}{std}, test {record['test_value']:.6g} "
+        f"({record['test_rows']} sealed rows, opened once) -> {directory / FINAL_JSON}"
+    )
+
+
+def run_final(directory: Path) -> int:
+    """``python -m search final RESULTS/NAME``: the final evaluation alone."""
+    if not (directory / STUDY_JSON).is_file():
+        raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
+    stored = read_json(directory / STUDY_JSON)
+    if (directory / FINAL_JSON).exists():
+        raise UserError(
+            f"{directory / FINAL_JSON}: the test set of this study was already opened; "
+            "it is opened exactly once (the first result is kept)"
+        )
+    study_file = Path(stored.get("study_file") or "")
+    study = load_study_file(study_file).with_overrides(seed=stored["seed"])
+    prep = prepare(study, study_file, seed=stored["seed"])
+    fresh = study_record(prep, backend=stored.get("backend", "local"), argv=[])
+    check_resume(stored, fresh, directory)
+    with run_lock(directory):
+        log_to_file(directory)
+        if not _can_evaluate(prep):
+            raise UserError(f"{directory}: this study has no data or no way to fit a final model")
+        _final(prep, directory)
+        update_record(directory, status="finished")
+    return 0

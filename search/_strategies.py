@@ -1,0 +1,88 @@
+"""Optuna samplers and pruners by the names a study file or a flag uses."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from search._errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from spaces import Space
+
+
+def make_sampler(name: str, space: Space, seed: int) -> optuna.samplers.BaseSampler:
+    """The sampler called ``name``, seeded with ``seed``."""
+    import optuna
+
+    from spaces import SpaceError
+
+    samplers = optuna.samplers
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if name == "tpe":
+        return samplers.TPESampler(seed=seed)
+    if name == "random":
+        return samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        try:
+            grid = space.grid()
+        except SpaceError as exc:
+            raise UserError(f"sampler grid: {exc}") from None
+        return samplers.GridSampler(grid, seed=seed)
+    if name == "cmaes":
+        _require("cmaes", "CMA-ES")
+        return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "gp":
+        _require("torch", "the GP sampler", extra="torch")
+        return samplers.GPSampler(seed=seed)
+    if name == "qmc":
+        return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2":
+        return samplers.NSGAIISampler(seed=seed)
+    raise UserError(f"unknown sampler {name!r}")
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """The pruner called ``name``; steps are folds or epochs."""
+    import optuna
+
+    pruners = optuna.pruners
+    if name == "median":
+        return pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if name == "successive_halving":
+        return pruners.SuccessiveHalvingPruner()
+    if name == "hyperband":
+        return pruners.HyperbandPruner()
+    if name == "none":
+        return pruners.NopPruner()
+    raise UserError(f"unknown pruner {name!r}")
+
+
+def _require(module: str, what: str, extra: str | None = None) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        hint = f"pip install 'search[{extra}]'" if extra else f"pip install {module}"
+        raise UserError(f"{what} needs the {module} package: {hint}")
+
+
+class OptunaTrialHandle:
+    """An Optuna trial seen through the :class:`objectives.TrialHandle` protocol."""
+
+    __slots__ = ("_trial", "number", "seed")
+
+    def __init__(self, trial: optuna.Trial, seed: int | None) -> None:
+        self._trial = trial
+        self.number = trial.number
+        self.seed = seed
+
+    def report(self, value: float, step: int) -> None:
+        self._trial.report(float(value), step)
+
+    def should_prune(self) -> bool:
+        return self._trial.should_prune()
+
+    def set_attr(self, key: str, value: Any) -> None:
+        self._trial.set_user_attr(key, value)
