@@ -57,10 +57,13 @@ class TrialHandle(Protocol):
     ``report`` records an intermediate validation score at a step (a fold or an epoch);
     ``should_prune`` asks the engine's pruner whether to stop; ``set_attr`` stores a JSON-able
     value with the trial (e.g. ``fold_scores``). ``seed`` is the study's seed (``None`` if unset).
+    ``artifact_dir`` is a folder this trial may write files to (checkpoints, TensorBoard
+    events), kept with the study's results; ``None`` when the engine keeps no artifacts.
     """
 
     number: int
     seed: int | None
+    artifact_dir: Path | None
 
     def report(self, value: float, step: int) -> None: ...
 
@@ -89,8 +92,18 @@ class Objective(abc.ABC):
     ) -> float:
         """Train on the training folds of ``data``; return the validation score for ``config``."""
 
-    def fit_final(self, config: dict[str, Any], data: DevData, seed: int | None) -> Any:
-        """Fit the final model on all development data; it must have ``predict``."""
+    def fit_final(
+        self,
+        config: dict[str, Any],
+        data: DevData,
+        seed: int | None,
+        trial_dir: Path | None = None,
+    ) -> Any:
+        """Fit the final model on all development data; it must have ``predict``.
+
+        ``trial_dir`` is the best trial's ``artifact_dir`` (an objective that keeps
+        checkpoints may reuse them), or ``None``.
+        """
         raise ObjectiveError(f"{type(self).__name__} cannot fit a final model")
 
     def save_model(self, model: Any, directory: Path) -> list[Path]:

@@ -113,7 +113,13 @@ class FunctionObjective(Objective):
         values = {"config": config, "data": data, "trial": trial}
         return as_score(call(self.fn, _fn_convention(self.fn), values, _FN_ORDERS), self.fn)
 
-    def fit_final(self, config: dict[str, Any], data: DevData, seed: int | None) -> Any:
+    def fit_final(
+        self,
+        config: dict[str, Any],
+        data: DevData,
+        seed: int | None,
+        trial_dir: Path | None = None,
+    ) -> Any:
         """The model ``fit`` returns for ``config``, trained on all development data."""
         if self.fit is None:
             raise ObjectiveError(f"{qualified_name(self.fn)} has no fit function; pass "

@@ -8,6 +8,7 @@ validation rows; the mean validation score is the trial's value.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from objectives import _checks, _estimators
@@ -94,7 +95,13 @@ class SklearnObjective(Objective):
         model = self._build(config, metric.task, trial.seed)
         return _cross_validate(model, data, trial, metric, self.folds)
 
-    def fit_final(self, config: dict[str, Any], data: DevData, seed: int | None) -> Any:
+    def fit_final(
+        self,
+        config: dict[str, Any],
+        data: DevData,
+        seed: int | None,
+        trial_dir: Path | None = None,
+    ) -> Any:
         """The same pipeline as in the trials, fitted on all development data."""
         self._validate_arguments()
         model = self._build(config, data.task, seed)

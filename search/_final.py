@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search._errors import UserError
+from search._prepare import ARTIFACTS_DIR
 from search._results import (
     FINAL_JSON,
     MODEL_DIR,
@@ -22,6 +23,7 @@ from search._results import (
     spread,
     write_json,
 )
+from search._strategies import trial_dir
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -52,7 +54,10 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
         raise UserError(f"{directory}: no trial completed, so there is no best config to evaluate")
     config = parts.space.config_from_params(best.params)
     started = time.perf_counter()
-    model = parts.objective.fit_final(config, prep.split.dev, prep.seed)
+    kept = trial_dir(directory / ARTIFACTS_DIR, best.number)
+    model = parts.objective.fit_final(
+        config, prep.split.dev, prep.seed, trial_dir=kept if kept.is_dir() else None
+    )
     fit_seconds = time.perf_counter() - started
     record: dict[str, Any] = {
         "trial": best.number,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search._observers import TrialsFn
 from search._results import counts_toward_budget
 from search._store import open_store, slot_lock
 from search._trial import TrialTask, run_trial
@@ -56,7 +57,7 @@ def trial_loop(
     budget: Budget,
     *,
     lock_dir: Path | None,
-    on_finished: Callable[[FrozenTrial], None] = lambda _: None,
+    on_finished: Callable[[FrozenTrial, TrialsFn], None] = lambda *_: None,
 ) -> None:
     """Run trials until the budget is spent, the deadline passes or a grid is exhausted.
 
@@ -75,7 +76,7 @@ def trial_loop(
                 return
             trial = study.ask()
             used += 1
-        on_finished(run_trial(study, trial, task))
+        on_finished(run_trial(study, trial, task), lambda: study.get_trials(deepcopy=False))
 
 
 def run_workers(
@@ -86,8 +87,7 @@ def run_workers(
     worker_args: dict[str, Any],
     task: TrialTask,
     budget: Budget,
-    on_finished: Callable[[FrozenTrial], None],
-    on_poll: Callable[[list[FrozenTrial]], None],
+    on_finished: Callable[[FrozenTrial, TrialsFn], None],
 ) -> None:
     """Run ``workers`` spawned processes on the shared store and report what they finish."""
     import optuna
@@ -102,6 +102,7 @@ def run_workers(
             "budget": budget,
             "data": task.data,
             "seed": task.seed,
+            "artifacts": task.artifacts,
             "threads": max(1, (os.cpu_count() or 1) // workers),
         }
         proc = ctx.Process(target=_worker_main, args=(args,), name=f"search-worker-{index}")
@@ -114,11 +115,15 @@ def run_workers(
         while True:
             alive = any(p.is_alive() for p in procs)
             trials = study.get_trials(deepcopy=False)
+            current = trials  # bound once per poll for the observers' on-demand view
+
+            def view(snapshot: list[FrozenTrial] = current) -> list[FrozenTrial]:
+                return snapshot
+
             for t in trials:
                 if t.state.is_finished() and t.number not in seen:
                     seen.add(t.number)
-                    on_finished(t)
-            on_poll(trials)
+                    on_finished(t, view)
             if not alive:
                 break
             time.sleep(0.25)
@@ -157,6 +162,7 @@ def _worker_main(args: dict[str, Any]) -> None:
             data=args["data"],
             metric=parts.metric,
             seed=seed,
+            artifacts=args["artifacts"],
         )
         study = optuna.load_study(
             study_name=study_def.name,

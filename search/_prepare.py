@@ -16,6 +16,9 @@ from search._errors import UserError
 from search._study import Study
 from search._trial import TrialTask
 
+#: the folder under RESULTS/NAME where trials keep their files
+ARTIFACTS_DIR = "trials"
+
 if TYPE_CHECKING:
     from objectives import Metric, Objective
     from spaces import Space
@@ -43,14 +46,15 @@ class Prepared:
     sampler: Any
     pruner: Any
 
-    @property
-    def task(self) -> TrialTask:
+    def task(self, directory: Path) -> TrialTask:
+        """What trials need: never the sealed part. ``directory`` is the study's folder."""
         return TrialTask(
             space=self.parts.space,
             objective=self.parts.objective,
             data=self.split.dev if self.split else None,
             metric=self.parts.metric,
             seed=self.seed,
+            artifacts=directory / ARTIFACTS_DIR,
         )
 
 

@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
+
+from search._observers import RunContext, RunObserver, TrialsFn
+from search._results import best_trial
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 
-class ProgressPrinter:
+class ProgressPrinter(RunObserver):
     """Prints ``trial 12 COMPLETE 0.9712  best 0.9781 (#7)  1.2s  [13/50]`` lines."""
 
-    def __init__(
-        self,
-        total: int,
-        direction: str,
-        done: int = 0,
-        best: tuple[float, int] | None = None,
-        stream: TextIO | None = None,
-    ):
-        self.total = total
-        self.direction = direction
-        self.done = done
-        self.best = best
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
+        self.total = 0
+        self.direction = "minimize"
+        self.done = 0
+        self.best: tuple[float, int] | None = None
 
-    def trial_finished(self, trial: FrozenTrial) -> None:
+    def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
+        self.total = context.prep.study.trials
+        self.direction = context.prep.parts.direction
+        self.done = context.trials_done
+        best = best_trial(trials, self.direction)
+        if best is not None and best.value is not None:
+            self.best = (best.value, best.number)
+        if self.done >= self.total:
+            self.stream.write(f"search: the study already has {self.done} of {self.total} trials\n")
+
+    def trial_finished(self, trial: FrozenTrial, trials: TrialsFn | None = None) -> None:
         self.done += 1
         value = trial.value
         if trial.state.name == "COMPLETE" and value is not None and self._better(value):

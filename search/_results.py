@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search._observers import RunObserver, TrialsFn
+
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
@@ -109,7 +111,7 @@ def _duration(trial: FrozenTrial) -> float | None:
     return round((trial.datetime_complete - trial.datetime_start).total_seconds(), 4)
 
 
-class ResultsWriter:
+class ResultsWriter(RunObserver):
     """Keeps ``trials.csv`` and ``best.json`` in step with the store, throttled."""
 
     def __init__(self, directory: Path, space: Space, direction: str, interval: float = 1.0):
@@ -123,13 +125,19 @@ class ResultsWriter:
         """Whether ``interval`` seconds passed since the last write."""
         return time.monotonic() - self._last >= self.interval
 
+    def trial_finished(self, trial: FrozenTrial, trials: TrialsFn) -> None:
+        if self.due():
+            self.update(trials())
+
+    def search_ended(self, trials: Sequence[FrozenTrial], status: str) -> None:
+        self.update(trials)
+
     def update(self, trials: Sequence[FrozenTrial]) -> None:
         """Rewrite both files from ``trials`` now."""
         self._last = time.monotonic()
         write_trials_csv(self.directory / TRIALS_CSV, trials, self.space)
         best = best_trial(trials, self.direction)
         if best is not None:
-            self._best_number = best.number
             write_json(self.directory / BEST_JSON, best_record(best, self.space))
 
 

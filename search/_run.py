@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from search._errors import UserError
 from search._local import Budget, run_workers, trial_loop
 from search._logging import log_to_file
+from search._observers import Observers, RunContext
 from search._prepare import Prepared, prepare
 from search._progress import ProgressPrinter
 from search._record import check_resume, study_record, update_record
@@ -20,7 +21,6 @@ from search._results import (
     FINAL_JSON,
     STUDY_JSON,
     ResultsWriter,
-    best_trial,
     counts_toward_budget,
     now,
     read_json,
@@ -92,8 +92,10 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
                 status="running",
                 command=fresh["command"],
             )
+        observers = Observers([ProgressPrinter(), ResultsWriter(directory, prep.parts.space,
+                                                                prep.parts.direction)])
         try:
-            _search(prep, directory, resume=stored is not None)
+            _search(prep, directory, resume=stored is not None, observers=observers)
         except KeyboardInterrupt:
             update_record(directory, status="interrupted", **_run_entry(directory, started, argv))
             print(
@@ -103,7 +105,7 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
             return 130
         update_record(directory, status="searched", **_run_entry(directory, started, argv))
         if options.final and _can_evaluate(prep):
-            _final(prep, directory)
+            observers.final_evaluated(_final(prep, directory))
             update_record(directory, status="finished")
         elif options.final:
             print("final: skipped (this study has no data or no way to fit a final model)")
@@ -159,29 +161,17 @@ def _open_study(prep: Prepared, directory: Path, *, shared: bool, resume: bool) 
     return opt
 
 
-def _search(prep: Prepared, directory: Path, *, resume: bool) -> None:
+def _search(prep: Prepared, directory: Path, *, resume: bool, observers: Observers) -> None:
+    """Run the study's trials on its backend, telling ``observers`` as trials finish."""
     study = prep.study
     shared = study.workers > 1
     opt = _open_study(prep, directory, shared=shared, resume=resume)
     trials = opt.get_trials(deepcopy=False)
     done = sum(t.state.is_finished() and counts_toward_budget(t) for t in trials)
-    best = best_trial(trials, prep.parts.direction)
-    printer = ProgressPrinter(
-        study.trials,
-        prep.parts.direction,
-        done=done,
-        best=(best.value, best.number) if best is not None and best.value is not None else None,
-    )
-    writer = ResultsWriter(directory, prep.parts.space, prep.parts.direction)
+    observers.search_started(RunContext(prep, directory, resume, done), trials)
     deadline = time.time() + study.timeout if study.timeout else None
     budget = Budget(trials=study.trials, deadline=deadline)
-    if done >= study.trials:
-        print(f"search: the study already has {done} of {study.trials} trials")
-
-    def poll(all_trials: list[Any]) -> None:
-        if writer.due():
-            writer.update(all_trials)
-
+    status = "interrupted"
     try:
         if shared:
             run_workers(
@@ -192,23 +182,16 @@ def _search(prep: Prepared, directory: Path, *, resume: bool) -> None:
                     "study_file": str(prep.study_file),
                     "overrides": _worker_overrides(prep),
                 },
-                task=prep.task,
+                task=prep.task(directory),
                 budget=budget,
-                on_finished=printer.trial_finished,
-                on_poll=poll,
+                on_finished=observers.trial_finished,
             )
         else:
-
-            def finished(trial: Any) -> None:
-                printer.trial_finished(trial)
-                if writer.due():
-                    writer.update(opt.get_trials(deepcopy=False))
-
-            trial_loop(opt, prep.task, budget, lock_dir=None, on_finished=finished)
+            trial_loop(opt, prep.task(directory), budget, lock_dir=None, on_finished=observers.trial_finished)
+        status = "finished"
     finally:
-        writer.update(
-            opt.get_trials(deepcopy=False) if not shared else _reload(directory, study.name)
-        )
+        final = opt.get_trials(deepcopy=False) if not shared else _reload(directory, study.name)
+        observers.search_ended(final, status)
 
 
 def _worker_overrides(prep: Prepared) -> dict[str, Any]:
@@ -231,7 +214,7 @@ def _reload(directory: Path, name: str) -> list[Any]:
     ).get_trials(deepcopy=False)
 
 
-def _final(prep: Prepared, directory: Path) -> None:
+def _final(prep: Prepared, directory: Path) -> dict[str, Any]:
     from search._final import final_evaluation
 
     trials = _reload(directory, prep.study.name)
@@ -243,6 +226,7 @@ def _final(prep: Prepared, directory: Path) -> None:
         f"{record['validation_value']:.6g}{std}, test {record['test_value']:.6g} "
         f"({record['test_rows']} sealed rows, opened once) -> {directory / FINAL_JSON}"
     )
+    return record
 
 
 def run_final(directory: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search._errors import UserError
@@ -68,15 +69,30 @@ def _require(module: str, what: str, extra: str | None = None) -> None:
         raise UserError(f"{what} needs the {module} package: {hint}")
 
 
+def trial_dir(artifacts: Path, number: int) -> Path:
+    """The folder of trial ``number``'s files under a study's ``trials/`` folder."""
+    return artifacts / f"trial_{number:05d}"
+
+
 class OptunaTrialHandle:
     """An Optuna trial seen through the :class:`objectives.TrialHandle` protocol."""
 
-    __slots__ = ("_trial", "number", "seed")
+    __slots__ = ("_trial", "_artifacts", "number", "seed")
 
-    def __init__(self, trial: optuna.Trial, seed: int | None) -> None:
+    def __init__(self, trial: optuna.Trial, seed: int | None, artifacts: Path | None = None):
         self._trial = trial
+        self._artifacts = artifacts
         self.number = trial.number
         self.seed = seed
+
+    @property
+    def artifact_dir(self) -> Path | None:
+        """This trial's folder under ``RESULTS/NAME/trials/``, created on first use."""
+        if self._artifacts is None:
+            return None
+        path = trial_dir(self._artifacts, self.number)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def report(self, value: float, step: int) -> None:
         self._trial.report(float(value), step)

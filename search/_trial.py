@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search._strategies import OptunaTrialHandle
@@ -34,6 +35,7 @@ class TrialTask:
     data: DevData | None
     metric: Metric | None
     seed: int
+    artifacts: Path | None = None  # RESULTS/NAME/trials: where trials may keep files
 
 
 def run_trial(study: optuna.Study, trial: optuna.Trial, task: TrialTask) -> FrozenTrial:
@@ -54,7 +56,7 @@ def _evaluate(study: optuna.Study, trial: optuna.Trial, task: TrialTask) -> Froz
 
     from objectives import Pruned
 
-    handle = OptunaTrialHandle(trial, task.seed)
+    handle = OptunaTrialHandle(trial, task.seed, task.artifacts)
     try:
         config = task.space.sample(trial)
         value: Any = task.objective.evaluate(config, task.data, handle, task.metric)  # type: ignore[arg-type]
