@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         regression_report,
     )
     from objectives._sklearn import SklearnObjective
+    from objectives._splits import cv_splitter
 
 _EXPORTS = {
     "DevData": "objectives._base",
@@ -35,6 +36,7 @@ _EXPORTS = {
     "FunctionObjective": "objectives._function",
     "as_objective": "objectives._function",
     "SklearnObjective": "objectives._sklearn",
+    "cv_splitter": "objectives._splits",
 }
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "classification_report",
     "get_metric",
     "regression_report",
+    "cv_splitter",
 ]
 
 

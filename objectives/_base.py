@@ -49,6 +49,17 @@ class DevData:
     def __len__(self) -> int:
         return len(self.X)
 
+    def subset(self, rows: Any) -> DevData:
+        """The same data restricted to the row positions ``rows`` (e.g. an outer CV fold)."""
+        return DevData(
+            X=self.X.iloc[rows].reset_index(drop=True),
+            y=self.y[rows],
+            task=self.task,
+            groups=self.groups[rows] if self.groups is not None else None,
+            time_ordered=self.time_ordered,
+            classes=self.classes,
+        )
+
 
 @runtime_checkable
 class TrialHandle(Protocol):

@@ -73,10 +73,22 @@ class Metric:
         ``classes`` are all the study's classes, so that a fold which lacks one still scores
         with the same labels (probability columns are aligned to them).
         """
+        predicted, labels = self.predictions(model, X, classes)
+        return self.score_predictions(y, predicted, labels)
+
+    def predictions(
+        self, model: Any, X: Any, classes: Sequence[Any] | None = None
+    ) -> tuple[Any, list[Any] | None]:
+        """What this metric scores: labels/values, or class scores and their labels.
+
+        Feed the result to :meth:`score_predictions`, e.g. to bootstrap over rows.
+        """
+        import numpy as np
+
         if self.needs == "predict":
-            return self.score_predictions(y, model.predict(X), classes)
+            return np.asarray(model.predict(X)), list(classes) if classes is not None else None
         scores, labels = class_scores(model, X, classes, allow_decision=self._allows_decision)
-        return self.score_predictions(y, scores, labels)
+        return scores, labels
 
     def score_predictions(
         self, y_true: Any, y_pred: Any, classes: Sequence[Any] | None = None

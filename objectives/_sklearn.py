@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from objectives import _checks, _estimators
 from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
 from objectives._metrics import Metric, get_metric
+from objectives._splits import cv_splitter as _splitter
 
 if TYPE_CHECKING:
     import numpy as np
@@ -268,26 +269,6 @@ def _check_data(data: DevData, metric: Metric, folds: int) -> None:
     if data.groups is not None and data.time_ordered:
         raise ObjectiveError("the data are both grouped and time-ordered; choose one")
     _checks.check_folds(data, folds)
-
-
-def _splitter(data: DevData, folds: int, seed: int | None) -> Any:
-    """Grouped, forward in time, stratified (classification) or plain shuffled K folds."""
-    from sklearn.model_selection import (
-        GroupKFold,
-        KFold,
-        StratifiedGroupKFold,
-        StratifiedKFold,
-        TimeSeriesSplit,
-    )
-
-    classification = data.task == "classification"
-    if data.groups is not None:
-        return StratifiedGroupKFold(folds) if classification else GroupKFold(folds)
-    if data.time_ordered:
-        return TimeSeriesSplit(folds)
-    if classification:
-        return StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return KFold(folds, shuffle=True, random_state=seed)
 
 
 def _cross_validate(model: Any, data: DevData, trial: TrialHandle, metric: Metric,

@@ -40,6 +40,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _nested_folds(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -88,6 +95,15 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="one seed for splits, sampler and training")
     p.add_argument("--resume", action="store_true", help="continue the existing study")
     p.add_argument("--no-final", action="store_true", help="do not open the test set")
+    p.add_argument("--prefer", metavar="[min:|max:]PARAM",
+                   help="among configs tied with the best, evaluate the one with the smallest "
+                        "(or largest) PARAM")
+    p.add_argument("--strict", action="store_const", const=True,
+                   help="leak checks stop the run (exit 2) instead of warning")
+    p.add_argument("--stop-below-noise", action="store_const", const=True,
+                   help="end the search once the room for improvement is below the CV noise")
+    p.add_argument("--nested", type=_nested_folds, metavar="K",
+                   help="also estimate the tuned pipeline by K-fold nested cross-validation")
     return p
 
 
@@ -141,5 +157,9 @@ def _dispatch(args: list[str]) -> int:
         results=ns.results,
         resume=ns.resume,
         final=not ns.no_final,
+        prefer=ns.prefer,
+        strict=ns.strict,
+        stop_below_noise=ns.stop_below_noise,
+        nested=ns.nested,
     )
     return run(ns.study, options, args)

@@ -250,7 +250,12 @@ def _split(
     )
     return SplitData(
         dev=dev,
-        test=Sealed(X_test, y_test, fingerprint(X_test, y_test)),
+        test=Sealed(
+            X_test,
+            y_test,
+            fingerprint(X_test, y_test),
+            groups=groups[test_idx] if groups is not None else None,
+        ),
         dev_fingerprint=fingerprint(X_dev, y_dev),
     )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search._errors import UserError
+from search._gap import generalization_gap, test_standard_error
 from search._prepare import ARTIFACTS_DIR
 from search._results import (
     FINAL_JSON,
@@ -20,6 +21,7 @@ from search._results import (
     fold_scores,
     now,
     read_json,
+    selected_trial,
     spread,
     write_json,
 )
@@ -28,6 +30,7 @@ from search._strategies import trial_dir
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
+    from objectives import Metric
     from search._prepare import Prepared
 
 
@@ -49,9 +52,10 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
             f"{directory / FINAL_JSON}: the test set of this study was already opened; "
             "it is opened exactly once (the first result is kept)"
         )
-    best = best_trial(trials, parts.direction)
-    if best is None:
+    top = best_trial(trials, parts.direction)
+    if top is None:
         raise UserError(f"{directory}: no trial completed, so there is no best config to evaluate")
+    best = selected_trial(top, trials, parts.space, prep.prefer)
     config = parts.space.config_from_params(best.params)
     started = time.perf_counter()
     kept = trial_dir(directory / ARTIFACTS_DIR, best.number)
@@ -61,6 +65,12 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
     fit_seconds = time.perf_counter() - started
     record: dict[str, Any] = {
         "trial": best.number,
+        "best_trial": top.number,
+        "selected_by": (
+            "best validation value"
+            if prep.prefer is None
+            else f"prefer {prep.prefer} among the configs tied with the best"
+        ),
         "params": dict(best.params),
         "config": config,
         "validation_value": best.value,
@@ -69,12 +79,13 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
         "direction": parts.direction,
     }
     X_test, y_test = prep.split.test._open(directory / FINAL_JSON, record)
-    test_value = metric.score(model, X_test, y_test, classes=prep.split.dev.classes)
+    classes = list(prep.split.dev.classes)
+    test_value = metric.score(model, X_test, y_test, classes=classes)
+    gap = _gap(prep, metric, best, model, X_test, y_test, classes, test_value)
     per_class = None
     if metric.task == "classification":
         from sklearn.metrics import classification_report as per_class_report
 
-        classes = list(prep.split.dev.classes)
         report = classification_report(model, X_test, y_test, classes=classes)
         per_class = per_class_report(
             y_test, model.predict(X_test), labels=classes, output_dict=True, zero_division=0
@@ -88,6 +99,7 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
             "test_value": test_value,
             "test_metrics": report,
             "classification_report": per_class,
+            "generalization_gap": gap,
             "test_fingerprint": prep.split.test.fingerprint.to_dict(),
             "test_rows": len(prep.split.test),
             "model_files": [str(p.relative_to(directory)) for p in saved],
@@ -98,3 +110,27 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
     opened_at = read_json(directory / FINAL_JSON).get("opened_at")
     write_json(directory / FINAL_JSON, {"opened_at": opened_at, **record})
     return record
+
+
+def _gap(
+    prep: Prepared,
+    metric: Metric,
+    trial: FrozenTrial,
+    model: Any,
+    X_test: Any,
+    y_test: Any,
+    classes: list[Any],
+    test_value: float,
+) -> dict[str, Any]:
+    """Validation-vs-test gap of the evaluated trial, with its expected noise."""
+    import numpy as np
+
+    predicted, labels = metric.predictions(model, X_test, classes)
+    test_se = test_standard_error(metric, np.asarray(y_test), predicted, labels or [], prep.seed)
+    return generalization_gap(
+        direction=prep.parts.direction,
+        validation_value=float(trial.value),  # type: ignore[arg-type]
+        fold_scores=fold_scores(trial),
+        test_value=test_value,
+        test_se=test_se,
+    )

@@ -32,12 +32,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("search")
 
 
+#: study attribute recording why a stop rule ended the search
+STOPPED_ATTR = "stopped_early"
+
+
 @dataclass(frozen=True)
 class Budget:
-    """The study's total of trials and the wall-clock time after which no trial starts."""
+    """The study's total of trials, the wall-clock time after which no trial starts, and an
+    optional stop rule (``check(study)`` returns why to stop, or ``None``)."""
 
     trials: int
     deadline: float | None = None  # time.time() seconds
+    stop_rule: Any = None
 
     def expired(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline
@@ -58,11 +64,12 @@ def trial_loop(
     *,
     lock_dir: Path | None,
     on_finished: Callable[[FrozenTrial, TrialsFn], None] = lambda *_: None,
-) -> None:
+) -> dict[str, Any] | None:
     """Run trials until the budget is spent, the deadline passes or a grid is exhausted.
 
     With ``lock_dir`` (several processes on one store) the trials are counted in the store
     under the slot lock before each start; a sole writer counts once and then keeps count.
+    Returns the stop rule's record when it ended the search, else ``None``.
     """
     from optuna.samplers import GridSampler
 
@@ -73,10 +80,17 @@ def trial_loop(
             if lock_dir:
                 used = trials_used(study)
             if used >= budget.trials or (grid is not None and grid.is_exhausted(study)):
-                return
+                return None
+            if budget.stop_rule is not None:
+                stop = budget.stop_rule.check(study)
+                if stop is not None:
+                    study.set_user_attr(STOPPED_ATTR, stop)
+                    log.info("search stopped early: %s", stop)
+                    return stop
             trial = study.ask()
             used += 1
         on_finished(run_trial(study, trial, task), lambda: study.get_trials(deepcopy=False))
+    return None
 
 
 def run_workers(

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from search._data import SplitData, load_and_split
 from search._errors import UserError
+from search._leaks import Finding, check_leaks
 from search._study import Study
+from search._ties import Preference
 from search._trial import TrialTask
 
 #: the folder under RESULTS/NAME where trials keep their files
@@ -45,6 +47,8 @@ class Prepared:
     split: SplitData | None
     sampler: Any
     pruner: Any
+    prefer: Preference | None = None
+    leaks: tuple[Finding, ...] = ()
 
     def task(self, directory: Path) -> TrialTask:
         """What trials need: never the sealed part. ``directory`` is the study's folder."""
@@ -120,6 +124,18 @@ def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -
         split = load_and_split(
             study.data, task=parts.metric.task, seed=effective, base_dir=base_dir
         )
+    if study.stop_below_noise:
+        from search._strategies import require
+
+        require("torch", "stop_below_noise (its Gaussian-process regret bound)", extra="torch")
+    if study.nested and (split is None or not parts.objective.can_fit_final):
+        raise UserError("study: nested needs data and an objective that can fit a final model")
+    leaks: tuple[Finding, ...] = ()
+    if split is not None and study.data is not None:
+        leaks = tuple(check_leaks(split, study.data, effective))
+        if leaks and study.strict:
+            more = f" (and {len(leaks) - 1} more)" if len(leaks) > 1 else ""
+            raise UserError(f"leak check (strict): {leaks[0].message}{more}")
     try:
         parts.objective.check(split.dev if split else None, parts.space, parts.metric)  # type: ignore[arg-type]
     except ObjectiveError as exc:
@@ -134,4 +150,20 @@ def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -
         split=split,
         sampler=make_sampler(study.sampler, parts.space, effective),
         pruner=make_pruner(study.pruner),
+        prefer=_preference(study, parts.space),
+        leaks=leaks,
     )
+
+
+def _preference(study: Study, space: Space) -> Preference | None:
+    """The parsed ``prefer`` option, checked against the space's parameter names."""
+    if study.prefer is None:
+        return None
+    prefer = Preference.parse(study.prefer)
+    names = sorted({path.rsplit(".", 1)[-1] for path in space.paths()})
+    if prefer.param not in names:
+        raise UserError(
+            f"study: prefer names '{prefer.param}', which is not a parameter of the space "
+            f"({', '.join(names)})"
+        )
+    return prefer

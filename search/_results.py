@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search._observers import RunObserver, TrialsFn
+from search._ties import ALPHA as TIE_ALPHA
+from search._ties import METHOD as TIE_METHOD
+from search._ties import Preference, corrected_interval, tied_with
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -92,17 +95,91 @@ def spread(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def best_record(trial: FrozenTrial, space: Space) -> dict[str, Any]:
+def best_record(
+    trial: FrozenTrial,
+    trials: Sequence[FrozenTrial],
+    space: Space,
+    direction: str,
+    prefer: Preference | None = None,
+) -> dict[str, Any]:
+    """``best.json``: the best trial, the configs tied with it, and the one to evaluate."""
     scores = fold_scores(trial)
-    return {
+    record: dict[str, Any] = {
         "number": trial.number,
         "value": trial.value,
         "params": dict(trial.params),
         "config": space.config_from_params(trial.params),
         "validation_scores": scores,
         "spread": spread(scores) if scores else spread([float(trial.value or 0.0)]),
+        "interval_95": corrected_interval(scores),
         "duration_s": _duration(trial),
     }
+    record["ties"] = _ties(trial, trials, space)
+    chosen = selected_trial(trial, trials, space, prefer)
+    rule = "best validation value"
+    if prefer is not None:
+        tied = len(record["ties"]["tied"])
+        rule = f"prefer {prefer} among the best and {tied} tied configs"
+    record["selected"] = {
+        "number": chosen.number,
+        "value": chosen.value,
+        "config": space.config_from_params(chosen.params),
+        "rule": rule,
+    }
+    return record
+
+
+def _ties(best: FrozenTrial, trials: Sequence[FrozenTrial], space: Space) -> dict[str, Any]:
+    scores = fold_scores(best)
+    others = [
+        (t.number, float(t.value), fold_scores(t))
+        for t in trials
+        if t.state.name == "COMPLETE" and t.value is not None and t.number != best.number
+    ]
+    comparable = [o for o in others if len(o[2]) == len(scores)]
+    ties = tied_with(scores, comparable)
+    by_number = {t.number: t for t in trials}
+    note = None
+    if len(scores) < 2:
+        note = "no per-fold scores: ties cannot be assessed"
+    return {
+        "method": TIE_METHOD,
+        "alpha": TIE_ALPHA,
+        "compared": len(comparable) if len(scores) >= 2 else 0,
+        "tied": [
+            {
+                "number": tie.number,
+                "value": tie.value,
+                "p_value": tie.p_value,
+                "config": space.config_from_params(by_number[tie.number].params),
+            }
+            for tie in sorted(ties, key=lambda tie: tie.p_value, reverse=True)
+        ],
+        "note": note,
+    }
+
+
+def selected_trial(
+    best: FrozenTrial,
+    trials: Sequence[FrozenTrial],
+    space: Space,
+    prefer: Preference | None,
+) -> FrozenTrial:
+    """The trial the final evaluation uses: the best, or the preferred among the tied."""
+    if prefer is None:
+        return best
+    scores = fold_scores(best)
+    by_number = {t.number: t for t in trials}
+    comparable = [
+        (t.number, float(t.value), fold_scores(t))
+        for t in trials
+        if t.state.name == "COMPLETE" and t.value is not None and t.number != best.number
+    ]
+    candidates = [best] + [by_number[tie.number] for tie in tied_with(scores, comparable)]
+    return min(
+        candidates,
+        key=lambda t: (*prefer.key(space.config_from_params(t.params)), t.number != best.number),
+    )
 
 
 def _duration(trial: FrozenTrial) -> float | None:
@@ -114,11 +191,19 @@ def _duration(trial: FrozenTrial) -> float | None:
 class ResultsWriter(RunObserver):
     """Keeps ``trials.csv`` and ``best.json`` in step with the store, throttled."""
 
-    def __init__(self, directory: Path, space: Space, direction: str, interval: float = 1.0):
+    def __init__(
+        self,
+        directory: Path,
+        space: Space,
+        direction: str,
+        interval: float = 1.0,
+        prefer: Preference | None = None,
+    ):
         self.directory = directory
         self.space = space
         self.direction = direction
         self.interval = interval
+        self.prefer = prefer
         self._last = -math.inf
 
     def due(self) -> bool:
@@ -135,14 +220,27 @@ class ResultsWriter(RunObserver):
     def update(self, trials: Sequence[FrozenTrial]) -> None:
         """Rewrite both files from ``trials`` now."""
         self._last = time.monotonic()
-        write_trials_csv(self.directory / TRIALS_CSV, trials, self.space)
+        write_trials_csv(self.directory / TRIALS_CSV, trials, self.space, self.direction)
         best = best_trial(trials, self.direction)
         if best is not None:
-            write_json(self.directory / BEST_JSON, best_record(best, self.space))
+            record = best_record(best, trials, self.space, self.direction, self.prefer)
+            write_json(self.directory / BEST_JSON, record)
 
 
-def write_trials_csv(path: Path, trials: Sequence[FrozenTrial], space: Space) -> None:
-    """One row a trial: number, state, value, duration, parameters, fold or step scores."""
+def overfit_gap(trial: FrozenTrial, direction: str) -> float | None:
+    """Training minus validation score, signed so that positive means memorising."""
+    train = trial.user_attrs.get("train_score")
+    if train is None or trial.value is None:
+        return None
+    gap = float(train) - float(trial.value)
+    return gap if direction == "maximize" else -gap
+
+
+def write_trials_csv(
+    path: Path, trials: Sequence[FrozenTrial], space: Space, direction: str = "maximize"
+) -> None:
+    """One row a trial: number, state, value, duration, parameters, fold or step scores,
+    the training score and the overfitting gap (positive: training beats validation)."""
     shown = list(trials)
     n_folds = max((len(fold_scores(t)) for t in shown), default=0)
     n_steps = 0 if n_folds else max((len(t.intermediate_values) for t in shown), default=0)
@@ -150,7 +248,7 @@ def write_trials_csv(path: Path, trials: Sequence[FrozenTrial], space: Space) ->
     header = ["number", "state", "value", "duration_s"]
     header += [f"params_{p}" for p in params]
     header += [f"fold_{i}" for i in range(n_folds)] + [f"step_{i}" for i in range(n_steps)]
-    header += ["train_score", "error"]
+    header += ["train_score", "overfit_gap", "error"]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -162,7 +260,8 @@ def write_trials_csv(path: Path, trials: Sequence[FrozenTrial], space: Space) ->
             row += [_cell(t.params.get(p)) for p in params]
             row += [_cell(s) for s in scores] + [""] * (n_folds - len(scores))
             row += [_cell(s) for s in steps] + [""] * (n_steps - len(steps))
-            row += [_cell(t.user_attrs.get("train_score")), t.user_attrs.get("error", "")]
+            row += [_cell(t.user_attrs.get("train_score")), _cell(overfit_gap(t, direction))]
+            row += [t.user_attrs.get("error", "")]
             writer.writerow(row)
     os.replace(tmp, path)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search._errors import UserError
-from search._local import Budget, run_workers, trial_loop
+from search._local import STOPPED_ATTR, Budget, run_workers, trial_loop
 from search._logging import log_to_file
-from search._observers import Observers, RunContext
+from search._observers import Observers, RunContext, RunObserver
 from search._prepare import Prepared, prepare
 from search._progress import ProgressPrinter
 from search._record import check_resume, study_record, update_record
@@ -26,6 +26,7 @@ from search._results import (
     read_json,
     write_json,
 )
+from search._stopping import NoiseStop
 from search._store import open_store, run_lock
 from search._studyfile import load_study_file
 
@@ -49,6 +50,10 @@ class RunOptions:
     results: Path = Path("results")
     resume: bool = False
     final: bool = True
+    prefer: str | None = None
+    strict: bool | None = None
+    stop_below_noise: bool | None = None
+    nested: int | None = None
 
     def overrides(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,10 @@ class RunOptions:
             "sampler": self.sampler,
             "pruner": self.pruner,
             "seed": self.seed,
+            "prefer": self.prefer,
+            "strict": self.strict,
+            "stop_below_noise": self.stop_below_noise,
+            "nested": self.nested,
         }
 
 
@@ -68,6 +77,8 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
     directory = options.results / study.name
     stored = _stored_record(directory, options.resume)
     prep = prepare(study, study_file, seed=stored["seed"] if stored else None)
+    for finding in prep.leaks:
+        print(f"warning: leak check: {finding.message}", file=sys.stderr)
     fresh = study_record(prep, backend=study.backend, argv=argv)
     if stored is not None:
         check_resume(stored, fresh, directory)
@@ -92,10 +103,11 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
                 status="running",
                 command=fresh["command"],
             )
-        observers = Observers([ProgressPrinter(), ResultsWriter(directory, prep.parts.space,
-                                                                prep.parts.direction)])
+        observers = Observers(_observers_for(prep, directory, options))
         try:
-            _search(prep, directory, resume=stored is not None, observers=observers)
+            _search(
+                prep, directory, resume=stored is not None, observers=observers, options=options
+            )
         except KeyboardInterrupt:
             update_record(directory, status="interrupted", **_run_entry(directory, started, argv))
             print(
@@ -104,12 +116,22 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
             )
             return 130
         update_record(directory, status="searched", **_run_entry(directory, started, argv))
+        if study.nested:
+            _nested(prep, study.nested, directory)
         if options.final and _can_evaluate(prep):
             observers.final_evaluated(_final(prep, directory))
             update_record(directory, status="finished")
         elif options.final:
             print("final: skipped (this study has no data or no way to fit a final model)")
     return 0
+
+
+def _observers_for(prep: Prepared, directory: Path, options: RunOptions) -> list[RunObserver]:
+    """Who hears about this run: the terminal and the results files (trackers add here)."""
+    return [
+        ProgressPrinter(),
+        ResultsWriter(directory, prep.parts.space, prep.parts.direction, prefer=prep.prefer),
+    ]
 
 
 def _stored_record(directory: Path, resume: bool) -> dict[str, Any] | None:
@@ -161,7 +183,9 @@ def _open_study(prep: Prepared, directory: Path, *, shared: bool, resume: bool) 
     return opt
 
 
-def _search(prep: Prepared, directory: Path, *, resume: bool, observers: Observers) -> None:
+def _search(
+    prep: Prepared, directory: Path, *, resume: bool, observers: Observers, options: RunOptions
+) -> None:
     """Run the study's trials on its backend, telling ``observers`` as trials finish."""
     study = prep.study
     shared = study.workers > 1
@@ -170,28 +194,83 @@ def _search(prep: Prepared, directory: Path, *, resume: bool, observers: Observe
     done = sum(t.state.is_finished() and counts_toward_budget(t) for t in trials)
     observers.search_started(RunContext(prep, directory, resume, done), trials)
     deadline = time.time() + study.timeout if study.timeout else None
-    budget = Budget(trials=study.trials, deadline=deadline)
+    stop_rule = NoiseStop(seed=prep.seed) if study.stop_below_noise else None
+    budget = Budget(trials=study.trials, deadline=deadline, stop_rule=stop_rule)
     status = "interrupted"
     try:
-        if shared:
-            run_workers(
-                workers=study.workers,
-                directory=directory,
-                study_name=study.name,
-                worker_args={
-                    "study_file": str(prep.study_file),
-                    "overrides": _worker_overrides(prep),
-                },
-                task=prep.task(directory),
-                budget=budget,
-                on_finished=observers.trial_finished,
-            )
-        else:
-            trial_loop(opt, prep.task(directory), budget, lock_dir=None, on_finished=observers.trial_finished)
+        _run_backend(prep, directory, opt, budget, observers, options)
         status = "finished"
     finally:
         final = opt.get_trials(deepcopy=False) if not shared else _reload(directory, study.name)
         observers.search_ended(final, status)
+    _report_early_stop(opt if not shared else _reload_study(directory, study.name), directory)
+
+
+def _nested(prep: Prepared, k: int, directory: Path) -> None:
+    from search._nested import nested_cv
+
+    record = nested_cv(prep, k, directory)
+    interval = record["outer_interval_95"]
+    shown = f", 95% CI [{interval[0]:.4g}, {interval[1]:.4g}]" if interval else ""
+    print(
+        f"nested: {k}-fold estimate of the tuned pipeline {record['metric']} "
+        f"{record['outer_mean']:.6g} ± {record['outer_std']:.4g}{shown}; inner best mean "
+        f"{record['inner_best_mean']:.6g} (optimism {record['optimism']:+.4g})"
+    )
+    update_record(
+        directory,
+        nested={
+            k: record[k]
+            for k in (
+                "k",
+                "outer_mean",
+                "outer_std",
+                "outer_interval_95",
+                "inner_best_mean",
+                "optimism",
+            )
+        },
+    )
+
+
+def _report_early_stop(opt: optuna.Study, directory: Path) -> None:
+    stop = opt.user_attrs.get(STOPPED_ATTR)
+    if stop:
+        print(
+            f"search: stopped after {stop['trials']} complete trials: the regret bound "
+            f"{stop['regret_bound']:.4g} is within the CV noise {stop['cv_error']:.4g} "
+            "(Makarova et al. 2022)"
+        )
+        update_record(directory, stopped_early=stop)
+
+
+def _run_backend(
+    prep: Prepared,
+    directory: Path,
+    opt: optuna.Study,
+    budget: Budget,
+    observers: Observers,
+    options: RunOptions,
+) -> None:
+    """Run the trials on the study's backend until the budget is spent."""
+    study = prep.study
+    if study.workers > 1:
+        run_workers(
+            workers=study.workers,
+            directory=directory,
+            study_name=study.name,
+            worker_args={
+                "study_file": str(prep.study_file),
+                "overrides": _worker_overrides(prep),
+            },
+            task=prep.task(directory),
+            budget=budget,
+            on_finished=observers.trial_finished,
+        )
+    else:
+        trial_loop(
+            opt, prep.task(directory), budget, lock_dir=None, on_finished=observers.trial_finished
+        )
 
 
 def _worker_overrides(prep: Prepared) -> dict[str, Any]:
@@ -206,12 +285,14 @@ def _worker_overrides(prep: Prepared) -> dict[str, Any]:
     }
 
 
-def _reload(directory: Path, name: str) -> list[Any]:
+def _reload_study(directory: Path, name: str) -> optuna.Study:
     import optuna
 
-    return optuna.load_study(
-        study_name=name, storage=open_store(directory, shared=True)
-    ).get_trials(deepcopy=False)
+    return optuna.load_study(study_name=name, storage=open_store(directory, shared=True))
+
+
+def _reload(directory: Path, name: str) -> list[Any]:
+    return _reload_study(directory, name).get_trials(deepcopy=False)
 
 
 def _final(prep: Prepared, directory: Path) -> dict[str, Any]:

@@ -34,15 +34,50 @@ class Fingerprint:
         return {"sha256": self.sha256, "shape": [self.rows, self.columns]}
 
 
+def row_digests(X: pd.DataFrame) -> np.ndarray:
+    """pandas' stable 64-bit hash of each row's feature values (index ignored)."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(X, index=False).to_numpy()
+
+
+def value_digests(values: np.ndarray) -> np.ndarray:
+    """pandas' stable 64-bit hash of each value."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(pd.Series(values), index=False).to_numpy()
+
+
 class Sealed:
     """The test rows of a study, unreadable until the final evaluation opens them."""
 
-    __slots__ = ("_X", "_y", "fingerprint")
+    __slots__ = ("_X", "_y", "_groups", "fingerprint")
 
-    def __init__(self, X: pd.DataFrame, y: np.ndarray, fingerprint: Fingerprint) -> None:
+    def __init__(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        fingerprint: Fingerprint,
+        groups: np.ndarray | None = None,
+    ) -> None:
         self._X = X
         self._y = y
+        self._groups = groups
         self.fingerprint = fingerprint
+
+    def row_digests(self) -> set[int]:
+        """One-way 64-bit digests of the test feature rows, for the duplicate-row leak check.
+
+        They tell whether a development row also sits in the test part, and nothing about
+        labels or scores, so the check does not count as opening the test set.
+        """
+        return set(row_digests(self._X).tolist())
+
+    def group_digests(self) -> set[int]:
+        """One-way digests of the test rows' group ids (empty without groups)."""
+        if self._groups is None:
+            return set()
+        return set(value_digests(self._groups).tolist())
 
     def __repr__(self) -> str:
         fp = self.fingerprint

@@ -31,18 +31,38 @@ def make_sampler(name: str, space: Space, seed: int) -> optuna.samplers.BaseSamp
             grid = space.grid()
         except SpaceError as exc:
             raise UserError(f"sampler grid: {exc}") from None
-        return samplers.GridSampler(grid, seed=seed)
+        return _AskTellGridSampler(grid, seed=seed)
     if name == "cmaes":
-        _require("cmaes", "CMA-ES")
+        require("cmaes", "CMA-ES")
         return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "gp":
-        _require("torch", "the GP sampler", extra="torch")
+        require("torch", "the GP sampler", extra="torch")
         return samplers.GPSampler(seed=seed)
     if name == "qmc":
         return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     if name == "nsga2":
         return samplers.NSGAIISampler(seed=seed)
     raise UserError(f"unknown sampler {name!r}")
+
+
+def _grid_sampler_class() -> type:
+    import optuna
+
+    class AskTellGridSampler(optuna.samplers.GridSampler):
+        """Optuna's grid sampler for an ask/tell loop.
+
+        Optuna's ``after_trial`` calls ``study.stop()`` once the grid is used up, which only
+        works inside ``study.optimize``; the trial loop asks ``is_exhausted`` itself instead.
+        """
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return AskTellGridSampler
+
+
+def _AskTellGridSampler(grid: dict[str, Any], seed: int) -> optuna.samplers.BaseSampler:
+    return _grid_sampler_class()(grid, seed=seed)  # type: ignore[no-any-return]
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
@@ -61,7 +81,7 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     raise UserError(f"unknown pruner {name!r}")
 
 
-def _require(module: str, what: str, extra: str | None = None) -> None:
+def require(module: str, what: str, extra: str | None = None) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:

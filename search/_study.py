@@ -26,6 +26,13 @@ class Study:
     study without data may give ``direction`` instead. Run options (``trials``, ``timeout``,
     ``sampler``, ``pruner``, ``backend``, ``workers``, per-trial resources, ``seed``) are
     defaults that command-line flags override.
+
+    Integrity options: ``prefer`` picks, among the configs statistically tied with the best,
+    the one with the smallest (``"min:PARAM"``, or just ``"PARAM"``) or largest
+    (``"max:PARAM"``) value of a parameter for the final evaluation; ``strict`` turns leak
+    warnings into errors; ``stop_below_noise`` ends the search when the estimated room for
+    improvement falls below the cross-validation noise; ``nested`` (k >= 2) adds an outer
+    k-fold loop around the whole search for an unbiased estimate of the tuned pipeline.
     """
 
     name: str
@@ -43,6 +50,10 @@ class Study:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     seed: int | None = None
+    prefer: str | None = None
+    strict: bool = False
+    stop_below_noise: bool = False
+    nested: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -71,6 +82,15 @@ class Study:
             raise UserError("study: a study with data needs a metric (e.g. metric='accuracy')")
         if self.metric is None and self.direction is None:
             raise UserError("study: give a metric, or a direction for a plain function")
+        if self.prefer is not None:
+            from search._ties import Preference
+
+            try:
+                Preference.parse(self.prefer)
+            except ValueError as exc:
+                raise UserError(f"study: {exc}") from None
+        if self.nested is not None:
+            _check_int("nested", self.nested, low=2)
 
     def with_overrides(self, **overrides: Any) -> Study:
         """A copy with the given run options replaced (``None`` values are ignored)."""

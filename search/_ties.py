@@ -1,0 +1,113 @@
+"""Which configs are statistically tied with the best: the Nadeau–Bengio corrected t-test.
+
+Cross-validation fold scores are not independent (training sets overlap), so the naive paired
+t-test is far too eager to call a difference. Nadeau & Bengio (2003, Machine Learning 52)
+correct the variance of the mean fold difference by ``1/k + n_test/n_train``; for k-fold CV
+``n_test/n_train = 1/(k - 1)``. Two configs scored on the same folds are *tied* when the
+corrected test cannot tell them apart at level ``alpha`` (two-sided). The same correction
+gives the confidence interval of one config's mean fold score.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+METHOD = "Nadeau-Bengio corrected resampled t-test (two-sided) on paired fold scores"
+ALPHA = 0.05
+
+
+def correction(k: int) -> float:
+    """The variance factor ``1/k + n_test/n_train`` for k-fold CV."""
+    return 1.0 / k + 1.0 / (k - 1)
+
+
+def corrected_interval(scores: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
+    """Confidence interval of the mean of ``scores`` (k folds) with the corrected variance."""
+    from scipy import stats
+
+    k = len(scores)
+    if k < 2:
+        return None
+    mean = statistics.fmean(scores)
+    half = stats.t.ppf(0.5 + level / 2, k - 1) * math.sqrt(
+        correction(k) * statistics.variance(scores)
+    )
+    return mean - half, mean + half
+
+
+def corrected_p_value(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value that configs scored ``a`` and ``b`` on the same folds differ."""
+    from scipy import stats
+
+    k = len(a)
+    if k != len(b) or k < 2:
+        raise ValueError("paired fold scores of equal length >= 2 are needed")
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    mean = statistics.fmean(diffs)
+    var = statistics.variance(diffs)
+    if var == 0.0:
+        return 1.0 if mean == 0.0 else 0.0
+    t = mean / math.sqrt(correction(k) * var)
+    return float(2.0 * stats.t.sf(abs(t), k - 1))
+
+
+@dataclass(frozen=True)
+class Tie:
+    """A config tied with the best: its trial number, value and p-value against the best."""
+
+    number: int
+    value: float
+    p_value: float
+
+
+def tied_with(
+    best: Sequence[float],
+    others: Sequence[tuple[int, float, Sequence[float]]],
+    alpha: float = ALPHA,
+) -> list[Tie]:
+    """The ``(number, value, fold_scores)`` entries not distinguishable from ``best``.
+
+    Entries whose fold scores are missing or of another length are left out (not comparable).
+    """
+    ties = []
+    for number, value, scores in others:
+        if len(scores) != len(best) or len(best) < 2:
+            continue
+        p = corrected_p_value(best, scores)
+        if p > alpha:
+            ties.append(Tie(number=number, value=value, p_value=p))
+    return ties
+
+
+@dataclass(frozen=True)
+class Preference:
+    """Among tied configs, prefer the smallest (``min``) or largest (``max``) value of a param.
+
+    Written ``"n_estimators"`` (min), ``"min:n_estimators"`` or ``"max:alpha"``; the name is
+    a config (short) name. Configs without the parameter (another branch) come last.
+    """
+
+    param: str
+    order: str = "min"
+
+    @classmethod
+    def parse(cls, text: str) -> Preference:
+        order, _, param = text.rpartition(":")
+        order = order or "min"
+        if order not in ("min", "max") or not param.isidentifier():
+            raise ValueError(
+                f"prefer must be 'PARAM', 'min:PARAM' or 'max:PARAM', but got {text!r}"
+            )
+        return cls(param=param, order=order)
+
+    def key(self, config: dict[str, object]) -> tuple[int, float]:
+        value = config.get(self.param)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return (1, 0.0)
+        return (0, float(value) if self.order == "min" else -float(value))
+
+    def __str__(self) -> str:
+        return f"{self.order}:{self.param}"
