@@ -16,3 +16,11 @@ class TestSetAlreadyOpened(UserError):
     """The sealed test part of this study was opened before; it is opened exactly once."""
 
     __test__ = False  # not a pytest test class
+
+    @classmethod
+    def at(cls, ledger: object) -> TestSetAlreadyOpened:
+        """The error for a study whose ``final.json`` (``ledger``) already exists."""
+        return cls(
+            f"{ledger}: the test set of this study was already opened; it is opened exactly "
+            "once (the first result is kept)"
+        )

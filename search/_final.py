@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search._errors import UserError
+from search._errors import TestSetAlreadyOpened, UserError
 from search._gap import generalization_gap, test_standard_error
 from search._prepare import ARTIFACTS_DIR
 from search._results import (
@@ -48,10 +48,7 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
             "or run with --no-final"
         )
     if (directory / FINAL_JSON).exists():
-        raise UserError(
-            f"{directory / FINAL_JSON}: the test set of this study was already opened; "
-            "it is opened exactly once (the first result is kept)"
-        )
+        raise TestSetAlreadyOpened.at(directory / FINAL_JSON)
     top = best_trial(trials, parts.direction)
     if top is None:
         raise UserError(f"{directory}: no trial completed, so there is no best config to evaluate")

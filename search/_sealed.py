@@ -110,10 +110,7 @@ class Sealed:
         try:
             fd = os.open(ledger, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            raise TestSetAlreadyOpened(
-                f"{ledger}: the test set of this study was already opened; it is opened exactly "
-                "once (the first result is kept)"
-            ) from None
+            raise TestSetAlreadyOpened.at(ledger) from None
         with os.fdopen(fd, "w") as f:
             json.dump(entry, f, indent=2)
             f.flush()
