@@ -13,8 +13,8 @@ study = Study(
     name="diabetes_csv",
     data=Data("data/diabetes.csv", target="progression", test_size=0.15),
     space="hist_gradient_boosting",
-    objective=SklearnObjective(HistGradientBoostingRegressor(max_iter=100)),
+    objective=SklearnObjective(HistGradientBoostingRegressor(max_iter=50)),
     metric="rmse",
-    trials=25,
+    trials=20,
     seed=0,
 )

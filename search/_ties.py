@@ -26,11 +26,11 @@ def correction(k: int) -> float:
 
 def corrected_interval(scores: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
     """Confidence interval of the mean of ``scores`` (k folds) with the corrected variance."""
-    from scipy import stats
-
     k = len(scores)
     if k < 2:
         return None
+    from scipy import stats  # here, not above: importing scipy.stats costs about a second
+
     mean = statistics.fmean(scores)
     half = stats.t.ppf(0.5 + level / 2, k - 1) * math.sqrt(
         correction(k) * statistics.variance(scores)
@@ -40,11 +40,11 @@ def corrected_interval(scores: Sequence[float], level: float = 0.95) -> tuple[fl
 
 def corrected_p_value(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided p-value that configs scored ``a`` and ``b`` on the same folds differ."""
-    from scipy import stats
-
     k = len(a)
     if k != len(b) or k < 2:
         raise ValueError("paired fold scores of equal length >= 2 are needed")
+    from scipy import stats
+
     diffs = [x - y for x, y in zip(a, b, strict=True)]
     mean = statistics.fmean(diffs)
     var = statistics.variance(diffs)
