@@ -249,23 +249,31 @@ def test_two_workers_finish_exactly_the_budget_with_no_duplicates(write_study, t
     assert len([line for line in result.stdout.splitlines() if line.startswith("trial")]) == 16
 
 
-def test_resume_after_a_real_sigkill_completes_the_study(write_study, tmp_path):
+def start_and_wait_for_complete_trials(path: Path, results: Path, count: int) -> subprocess.Popen:
+    """Start ``python -m search`` on the function study; return once ``count`` trials completed."""
     import time
 
-    path = function_study(write_study, trials=12, sleep=0.3)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "search", str(path), "--results", str(tmp_path)],
-        cwd=tmp_path,
+        [sys.executable, "-m", "search", str(path), "--results", str(results)],
+        cwd=results,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    journal = tmp_path / "fn" / "study.journal"
+    journal = results / "fn" / "study.journal"
     deadline = time.time() + 60
     while time.time() < deadline:
-        if journal.exists() and journal.read_text().count('"state":1') >= 3:
+        if journal.exists() and journal.read_text().count('"state":1') >= count:
             break
         time.sleep(0.05)
+    return proc
+
+
+def test_resume_after_a_real_sigkill_completes_the_study(write_study, tmp_path):
+    import time
+
+    path = function_study(write_study, trials=12, sleep=0.3)
+    proc = start_and_wait_for_complete_trials(path, tmp_path, 3)
     time.sleep(0.1)  # land inside a running trial
     proc.kill()
     proc.wait()
@@ -288,22 +296,9 @@ def test_resume_after_a_real_sigkill_completes_the_study(write_study, tmp_path):
 
 def test_sigint_stops_with_130_and_keeps_finished_trials(write_study, tmp_path):
     import signal
-    import time
 
     path = function_study(write_study, trials=100, sleep=0.2)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "search", str(path), "--results", str(tmp_path)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    journal = tmp_path / "fn" / "study.journal"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if journal.exists() and journal.read_text().count('"state":1') >= 2:
-            break
-        time.sleep(0.05)
+    proc = start_and_wait_for_complete_trials(path, tmp_path, 2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
