@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
     from objectives._function import FunctionObjective, as_objective
+    from objectives._keras import KerasObjective
     from objectives._metrics import (
         METRICS,
         Metric,
@@ -19,8 +20,10 @@ if TYPE_CHECKING:
         get_metric,
         regression_report,
     )
+    from objectives._network import load_model
     from objectives._sklearn import SklearnObjective
     from objectives._splits import cv_splitter
+    from objectives._torch import TorchObjective
 
 _EXPORTS = {
     "DevData": "objectives._base",
@@ -37,6 +40,9 @@ _EXPORTS = {
     "as_objective": "objectives._function",
     "SklearnObjective": "objectives._sklearn",
     "cv_splitter": "objectives._splits",
+    "TorchObjective": "objectives._torch",
+    "KerasObjective": "objectives._keras",
+    "load_model": "objectives._network",
 }
 
 __all__ = [
@@ -54,6 +60,9 @@ __all__ = [
     "get_metric",
     "regression_report",
     "cv_splitter",
+    "KerasObjective",
+    "TorchObjective",
+    "load_model",
 ]
 
 

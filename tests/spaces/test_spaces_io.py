@@ -243,7 +243,7 @@ def test_an_unknown_name_lists_the_ready_made_spaces() -> None:
         spaces.load("svn")
     assert str(info.value) == (
         "svn: not a space file and not a ready-made space; the ready-made spaces are: "
-        "hist_gradient_boosting, knn, logistic_regression, random_forest, svm."
+        "dense, hist_gradient_boosting, knn, logistic_regression, mlp, random_forest, svm."
     )
 
 

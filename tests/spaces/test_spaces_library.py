@@ -28,9 +28,12 @@ ESTIMATORS: dict[str, BaseEstimator] = {
 #: Defaults that differ from scikit-learn's, on purpose (see the comments in the files).
 NOT_THE_LIBRARY_DEFAULT = {("hist_gradient_boosting", "l2_regularization")}
 
+#: The ready-made networks' spaces; tests/objectives trains them (test_*_objective.py).
+NETWORKS = ("dense", "mlp")
+
 
 def test_the_ready_made_names() -> None:
-    assert spaces.ready_made() == sorted(ESTIMATORS)
+    assert spaces.ready_made() == sorted([*ESTIMATORS, *NETWORKS])
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))

@@ -33,7 +33,7 @@ def test_the_schema_ships_with_the_package() -> None:
     assert spaces.SCHEMA_PATH.is_file()
     assert spaces.json_schema() == json.loads(spaces.SCHEMA_PATH.read_text(encoding="utf-8"))
     assert spaces.json_schema() is not spaces.json_schema()
-    assert len(FILES) == 9
+    assert len(FILES) == 11  # 4 test files, 7 ready-made spaces
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -1,0 +1,421 @@
+"""The trial flow of the deep-learning objectives, whatever the framework.
+
+Per validation part (the holdout, or each of K folds): fit the preprocessing on the training
+rows, train a fresh network with early stopping while reporting the validation score every
+epoch, keep the best epoch. A finished trial leaves in its artifact folder what the final
+model needs: ``summary.json`` (best epochs, learning rates), ``history.json``, TensorBoard
+events and, with a holdout, the best network (the checkpoint) and its preprocessing.
+
+:class:`NetworkObjective` holds that flow; :class:`~objectives.TorchObjective` and
+:class:`~objectives.KerasObjective` only say how to build, train, save and load a network.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from objectives import _nn
+from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
+from objectives._metrics import Metric, get_metric
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: the metric that stands in when ``fit_final`` has no record of the trial's metric
+_DEFAULT_METRIC = {"classification": "log_loss", "regression": "mse"}
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """One part of the data, preprocessed: float32 features, the network's targets, raw ``y``."""
+
+    X: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One trained network and how its training went."""
+
+    network: Any
+    best_epoch: int
+    epochs_trained: int
+    lrs: list[float]
+    best_score: float | None
+    train_score: float | None
+
+
+@dataclass(frozen=True)
+class Training:
+    """Everything one training run needs besides the data."""
+
+    config: Mapping[str, Any]
+    settings: _nn.TrainSettings
+    prep: _nn.Preprocessor
+    metric: Metric
+    seed: int | None
+    history: _nn.History
+    #: stop after ``patience`` epochs without a better validation score; ``None``: no validation
+    early: _nn.EarlyStopping | None = None
+    #: called with (epoch, validation score) after each epoch; may raise Pruned
+    on_epoch: Callable[[int, float], None] | None = None
+    #: learning rate of each epoch, replayed instead of the schedule (the refit)
+    replay: list[float] | None = None
+    log_dir: Path | None = None
+    checkpoint_dir: Path | None = None
+
+    @property
+    def loss(self) -> str:
+        return _nn.loss_name(self.prep.kind, self.metric)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.replay) if self.replay is not None else self.settings.epochs
+
+
+class _NoTrial:
+    """A trial handle for training outside a search (``fit_final``): reports go nowhere."""
+
+    artifact_dir: Path | None = None
+    number = -1
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+
+    def report(self, value: float, step: int) -> None:
+        pass
+
+    def should_prune(self) -> bool:
+        return False
+
+    def set_attr(self, key: str, value: Any) -> None:
+        pass
+
+
+class NetworkObjective(Objective):
+    """Validation, early stopping, pruning and the final model of a network objective.
+
+    Subclasses set :attr:`framework` and :attr:`ready_made`, and implement the framework's
+    part: ``_require``, ``_train``, ``_save_checkpoint``, ``_load_checkpoint``, ``_forward``
+    and ``save_model``.
+    """
+
+    framework: str = ""
+    ready_made: str = ""
+
+    def __init__(self, model: Any = None, *, epochs: int = 100, patience: int = 10,
+                 folds: int | None = None, validation_size: float | None = None,
+                 final: str = "refit", device: str = "auto", tensorboard: bool = True,
+                 min_delta: float = 0.0, threads: int | None = None) -> None:
+        self.model = model
+        self.epochs = epochs
+        self.patience = patience
+        self.folds = folds
+        self.validation_size = validation_size
+        self.final = final
+        self.device = device
+        self.tensorboard = tensorboard
+        self.min_delta = min_delta
+        self.threads = threads
+
+    # --- public -------------------------------------------------------------------------------
+
+    def check(self, data: DevData | None, space: Any, metric: Metric | str | None) -> None:
+        """Check arguments, the space against the ready-made network, data and metric, once."""
+        self._validate_arguments()
+        self._require()
+        _nn.check_data(data, get_metric(metric) if metric is not None else None, self)
+        if self._uses_ready_made:
+            _nn.check_space_keys(space, _nn.TRAIN_KEYS | _nn.NETWORK_KEYS,
+                                 f"{self.ready_made} network")
+
+    def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
+                 metric: Metric | str) -> float:
+        """Train on the training part; return the best epoch's validation score.
+
+        With ``folds=k``, the mean over the folds of each fold's best validation score.
+        """
+        self._validate_arguments()
+        if data is None:
+            raise ObjectiveError(f"{type(self).__name__} needs data: give the study a dataset")
+        metric = get_metric(metric)
+        runs, scores = self._validate_config(config, data, trial, metric)
+        return float(sum(scores) / len(scores)) if len(runs) > 1 else scores[0]
+
+    def fit_final(
+        self,
+        config: dict[str, Any],
+        data: DevData,
+        seed: int | None,
+        trial_dir: Path | None = None,
+    ) -> _nn.NetworkModel:
+        """The final model: refit on all development data, or the best trial's own network.
+
+        ``final="refit"`` trains a fresh network on all development data for the number of
+        epochs early stopping chose in the trial (the rounded mean over folds), replaying
+        the trial's learning rates. ``final="best_trial"`` keeps the network the trial
+        checkpointed (its best epoch). Without the trial's folder, its validation is run
+        again first: with a seed that is the same network on CPU.
+        """
+        self._validate_arguments()
+        summary = _nn.read_summary(trial_dir)
+        metric = get_metric(summary["metric"] if summary else _DEFAULT_METRIC[data.task])
+        trial_histories = _read_histories(trial_dir)
+        if self.final == "best_trial":
+            loaded = self._load_trial(config, data, summary, trial_dir)
+            if loaded is not None:
+                return loaded
+            runs, _ = self._validate_config(config, data, _NoTrial(seed), metric)
+            return runs[0][0]  # type: ignore[no-any-return]
+        if summary is None:
+            runs, _ = self._validate_config(config, data, _NoTrial(seed), metric)
+            summary = {"runs": [_run_record(run) for _, run in runs]}
+        epochs, lrs = _nn.refit_plan(summary["runs"])
+        settings = _nn.TrainSettings.from_config(config, epochs=self.epochs,
+                                                 patience=self.patience)
+        prep = _nn.Preprocessor(_nn.output_kind(data.task, _nn.study_classes(data)),
+                                _nn.study_classes(data)).fit(data.X, data.y)
+        history = _nn.History(metric.name)
+        everything = Part(prep.features(data.X), prep.target(data.y), _as_array(data.y))
+        run = self._train(
+            Training(config, settings, prep, metric, seed, history, replay=lrs), everything,
+            None,
+        )
+        return self._wrap(prep, run.network, config, epochs,
+                          {**trial_histories, "final refit": history.to_dict()})
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "model": (self.ready_made if self._uses_ready_made
+                      else _nn.describe_factory(self.model)),
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "folds": self.folds,
+            "validation_size": self.validation_size,
+            "final": self.final,
+            "device": self.device,
+            "tensorboard": self.tensorboard,
+            "min_delta": self.min_delta,
+            "threads": self.threads,
+        }
+
+    # --- the framework's part -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _require(self) -> None:
+        """Raise ObjectiveError naming the extra to install when the framework is missing."""
+
+    @abc.abstractmethod
+    def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
+        """Build a fresh network and train it; with ``valid``, stop early and keep the best."""
+
+    @abc.abstractmethod
+    def _save_checkpoint(self, network: Any, directory: Path) -> None:
+        """Write the trained network under ``directory``."""
+
+    @abc.abstractmethod
+    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn.Preprocessor,
+                         directory: Path) -> Any:
+        """The network ``_save_checkpoint`` wrote, or ``None`` if it is not there."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _forward(network: Any, features: np.ndarray) -> np.ndarray:
+        """Raw outputs of ``network`` for float32 ``features``."""
+
+    # --- private ------------------------------------------------------------------------------
+
+    @property
+    def _uses_ready_made(self) -> bool:
+        return self.model is None or self.model == self.ready_made
+
+    def _validate_arguments(self) -> None:
+        model = self.model
+        if not (model is None or model == self.ready_made or callable(model)):
+            raise ObjectiveError(
+                f"The 'model' parameter of {type(self).__name__} must be "
+                f"'{self.ready_made}' (the ready-made network) or a model factory "
+                f"(config, n_inputs, n_outputs) -> network. Got {model!r} instead."
+            )
+        _nn.validate_arguments(self)
+
+    def _validate_config(
+        self, config: Mapping[str, Any], data: DevData, trial: TrialHandle, metric: Metric
+    ) -> tuple[list[tuple[Any, Run]], list[float]]:
+        """Train one network per validation part; report, prune, and record the trial."""
+        settings = _nn.TrainSettings.from_config(config, epochs=self.epochs,
+                                                 patience=self.patience)
+        classes = _nn.study_classes(data)
+        kind = _nn.output_kind(data.task, classes)
+        artifact_dir: Path | None = getattr(trial, "artifact_dir", None)
+        size = _nn.VALIDATION_SIZE if self.validation_size is None else self.validation_size
+        parts = list(_nn.splits(data, self.folds, size, trial.seed))
+        y = _as_array(data.y)
+        runs: list[tuple[Any, Run]] = []
+        scores: list[float] = []
+        histories: dict[str, Any] = {}
+        try:
+            for k, (train_rows, valid_rows) in enumerate(parts):
+                prep = _nn.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
+                                                           y[train_rows])
+                history = _nn.History(metric.name)
+                name = "holdout" if len(parts) == 1 else f"fold_{k}"
+                histories[name] = history
+                training = Training(
+                    config, settings, prep, metric, trial.seed, history,
+                    early=_nn.EarlyStopping(metric.direction, settings.patience,
+                                            self.min_delta),
+                    on_epoch=_reporter(trial, k * settings.epochs, k, len(parts)),
+                    log_dir=(artifact_dir / _nn.TENSORBOARD_DIR / name
+                             if artifact_dir is not None and self.tensorboard else None),
+                    checkpoint_dir=artifact_dir if len(parts) == 1 else None,
+                )
+                run = self._train(training, _part(prep, data, train_rows, y),
+                                  _part(prep, data, valid_rows, y))
+                if run.best_score is None or not math.isfinite(run.best_score):
+                    raise ObjectiveError(f"training diverged: no epoch gave a finite "
+                                         f"validation {metric.name} (lower lr?)")
+                runs.append((prep, run))
+                scores.append(run.best_score)
+                if len(parts) > 1:
+                    trial.set_attr("fold_scores", list(scores))
+        finally:
+            # one history record an epoch, so pruned and failed trials count theirs too
+            trial.set_attr("epochs_trained", sum(len(h.records) for h in histories.values()))
+            if artifact_dir is not None:
+                _nn.write_json(artifact_dir / _nn.HISTORY_JSON,
+                               {n: h.to_dict() for n, h in histories.items()})
+        train_scores = [r.train_score for _, r in runs if r.train_score is not None]
+        if train_scores:
+            trial.set_attr("train_score", float(sum(train_scores) / len(train_scores)))
+        trial.set_attr("best_epochs", [r.best_epoch + 1 for _, r in runs])
+        if artifact_dir is not None:
+            records = [_run_record(run) for _, run in runs]
+            if len(runs) == 1:
+                import joblib
+
+                self._save_checkpoint(runs[0][1].network, artifact_dir)
+                joblib.dump(runs[0][0], artifact_dir / _nn.PREPROCESS_FILE)
+            _nn.write_json(artifact_dir / _nn.SUMMARY_JSON, {
+                "metric": metric.name, "framework": self.framework, "config": dict(config),
+                "scores": scores, "runs": records,
+            })
+        return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
+                for prep, run in runs], scores
+
+    def _load_trial(self, config: Mapping[str, Any], data: DevData,
+                    summary: Mapping[str, Any] | None,
+                    trial_dir: Path | None) -> _nn.NetworkModel | None:
+        """The best trial's checkpointed network behind its preprocessing, if it is kept."""
+        if trial_dir is None or summary is None or len(summary.get("runs", ())) != 1:
+            return None
+        import joblib
+
+        try:
+            prep = joblib.load(trial_dir / _nn.PREPROCESS_FILE)
+        except OSError:
+            return None
+        network = self._load_checkpoint(config, prep, trial_dir)
+        if network is None:
+            return None
+        run = summary["runs"][0]
+        return self._wrap(prep, network, config, int(run["best_epoch"]) + 1,
+                          _read_histories(trial_dir))
+
+    def _wrap(self, prep: _nn.Preprocessor, network: Any, config: Mapping[str, Any],
+              epochs: int, histories: Mapping[str, Any]) -> _nn.NetworkModel:
+        return _nn.wrap(prep, network, type(self)._forward, framework=self.framework,
+                        config=config, epochs=epochs, histories=histories)
+
+
+def _reporter(trial: TrialHandle, offset: int, fold: int,
+              n_folds: int) -> Callable[[int, float], None]:
+    """Report each epoch's validation score at step ``offset + epoch``; prune on the word."""
+
+    def on_epoch(epoch: int, score: float) -> None:
+        trial.report(score, offset + epoch)
+        if trial.should_prune():
+            where = f" of fold {fold + 1}/{n_folds}" if n_folds > 1 else ""
+            raise Pruned(f"pruned after epoch {epoch + 1}{where}")
+
+    return on_epoch
+
+
+def _part(prep: _nn.Preprocessor, data: DevData, rows: np.ndarray, y: np.ndarray) -> Part:
+    X = data.X.iloc[rows]
+    return Part(prep.features(X), prep.target(y[rows]), y[rows])
+
+
+def _as_array(y: Any) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray(y)
+
+
+def _run_record(run: Run) -> dict[str, Any]:
+    return {"best_epoch": run.best_epoch, "epochs_trained": run.epochs_trained,
+            "best_score": run.best_score, "lrs": run.lrs}
+
+
+def _read_histories(trial_dir: Path | None) -> dict[str, Any]:
+    """The trial's histories by run (``"trial holdout"``, ``"trial fold_0"``, ...)."""
+    if trial_dir is None:
+        return {}
+    import json
+
+    try:
+        payload = json.loads((trial_dir / _nn.HISTORY_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(payload, dict):
+        return {}
+    return {f"trial {name}": h for name, h in payload.items() if isinstance(h, dict)}
+
+
+def load_model(directory: str | Path) -> Any:
+    """The final model a study saved under ``RESULTS/NAME/model/``, ready to ``predict``.
+
+    A network (``model.json``) comes back behind its preprocessing, from the exported torch
+    program or the ``.keras`` file; anything else from ``model.joblib``.
+    """
+    import json
+
+    import joblib
+
+    directory = Path(directory)
+    info_path = directory / "model.json"
+    if not info_path.is_file():
+        return joblib.load(directory / "model.joblib")
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    prep = joblib.load(directory / _nn.PREPROCESS_FILE)
+    forward: Callable[[Any, np.ndarray], np.ndarray]
+    if info.get("framework") == "torch":
+        from objectives._torch import TorchObjective, load_network
+
+        network, forward = load_network(directory), TorchObjective._forward
+    elif info.get("framework") == "keras":
+        import keras
+
+        from objectives._keras import KerasObjective
+
+        network = keras.models.load_model(directory / info["files"]["keras"])
+        forward = KerasObjective._forward
+    else:
+        raise ObjectiveError(f"{info_path}: unknown framework {info.get('framework')!r}")
+    try:
+        histories = json.loads((directory / _nn.HISTORY_JSON).read_text(encoding="utf-8"))
+    except OSError:
+        histories = {}
+    return _nn.wrap(prep, network, forward, framework=info["framework"],
+                    config=info.get("config", {}), epochs=int(info.get("epochs", 0)),
+                    histories=histories)

@@ -1,0 +1,447 @@
+"""The ready-made PyTorch objective: a model factory (or the MLP) trained inside a search.
+
+torch is imported when a network is built or trained, never by ``import objectives``.
+Training is seeded without touching the global random state: the network is built and trained
+inside ``torch.random.fork_rng`` after ``torch.manual_seed``, and batches are drawn with a
+private ``torch.Generator``; deterministic algorithms are switched on for the run and restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from objectives import _nn
+from objectives._base import ObjectiveError
+from objectives._network import NetworkObjective, Part, Run, Training
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+#: rows per forward pass when predicting
+_CHUNK = 8192
+
+
+class TorchObjective(NetworkObjective):
+    """Train a PyTorch network with early stopping; score the best epoch on validation.
+
+    Parameters
+    ----------
+    model
+        ``"mlp"`` (the default, the ready-made MLP: ``layers``, ``width``, ``activation``,
+        ``dropout``, ``batch_norm`` from the config) or a factory
+        ``factory(config, n_inputs, n_outputs) -> torch.nn.Module`` whose output is one row of
+        ``n_outputs`` raw values (logits; one logit for two classes) per input row.
+    epochs, patience
+        At most ``epochs`` epochs; stop after ``patience`` epochs without a better validation
+        score and restore the best epoch. The config's ``epochs``/``patience`` override them.
+    folds, validation_size
+        ``folds=None``: validate on a holdout part of the development data, stratified for
+        classification, seeded; ``validation_size`` is its fraction (``None``: 0.15 / 0.85,
+        so that with the engine's 15 % test the split is 70/15/15). ``folds=k``: K-fold
+        cross-validation; the trial's value is the mean of the folds' best scores.
+    final
+        ``"refit"``: the final model is trained on all development data for the epochs early
+        stopping chose; ``"best_trial"``: the best trial's checkpointed network is kept.
+    device
+        ``"auto"``: CUDA when the trial was given a GPU, else CPU; or ``"cpu"``, ``"cuda"``.
+    tensorboard
+        Write TensorBoard event files under the trial's artifact folder.
+    min_delta
+        The least change of the validation score that counts as better, for early stopping.
+    threads
+        CPU threads for torch during a run; ``None`` leaves torch's setting (which follows
+        ``OMP_NUM_THREADS``, set per trial by Ray). Small networks train fastest on 1,
+        especially when trials share the CPUs.
+
+    The config also sets training: ``optimizer`` (adam, adamw, sgd), ``lr``, ``weight_decay``,
+    ``momentum`` and ``nesterov`` (sgd), ``batch_size``, ``scheduler`` (none, plateau, cosine,
+    step) with ``factor``/``plateau_patience`` or ``step_size``/``gamma``.
+
+    >>> TorchObjective(epochs=20).describe()["model"]
+    'mlp'
+    """
+
+    framework = "torch"
+    ready_made = "mlp"
+
+    def save_model(self, model: Any, directory: Path) -> list[Path]:
+        """``state_dict.pt``, the exported program ``model.pt2``, preprocessing, histories."""
+        import torch
+
+        directory.mkdir(parents=True, exist_ok=True)
+        network = model.network_
+        state = directory / "state_dict.pt"
+        torch.save(network.state_dict(), state)
+        files = {"state_dict": state.name}
+        written = [state]
+        example = torch.zeros(2, model.preprocessor_.n_features_, dtype=torch.float32)
+        exported = _export(network, example, directory)
+        files[exported.suffix.lstrip(".")] = exported.name
+        written.append(exported)
+        written += _nn.save_common(model, directory, files)
+        return written
+
+    # --- the framework's part -----------------------------------------------------------------
+
+    def _require(self) -> None:
+        if importlib.util.find_spec("torch") is None:
+            raise ObjectiveError("TorchObjective needs PyTorch: pip install 'search[torch]'")
+        if self.tensorboard and importlib.util.find_spec("tensorboardX") is None:
+            raise ObjectiveError("tensorboard=True needs the tensorboardX package: pip install "
+                                 "'search[torch]', or pass tensorboard=False")
+
+    def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
+        import torch
+
+        device = torch.device(_nn.choose_device(self.device, torch.cuda.is_available(),
+                                                os.environ))
+        with _seeded(training.seed, device), _threads(self.threads):
+            generator = torch.Generator()
+            if training.seed is not None:
+                generator.manual_seed(training.seed)
+            else:
+                generator.seed()
+            network = self._build(training.config, train.X.shape[1],
+                                  _nn.n_outputs(training.prep.kind, training.prep.classes),
+                                  device)
+            with _writer(training.log_dir, training.metric.name) as writer:
+                return _fit(network, training, train, valid, device, generator, writer)
+
+    def _save_checkpoint(self, network: Any, directory: Path) -> None:
+        import torch
+
+        torch.save(network.state_dict(), directory / f"{_nn.CHECKPOINT}.pt")
+
+    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn.Preprocessor,
+                         directory: Path) -> Any:
+        import torch
+
+        path = directory / f"{_nn.CHECKPOINT}.pt"
+        if not path.is_file():
+            return None
+        network = self._build(config, prep.n_features_, _nn.n_outputs(prep.kind, prep.classes),
+                              torch.device("cpu"))
+        network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return network.eval()
+
+    @staticmethod
+    def _forward(network: Any, features: np.ndarray) -> np.ndarray:
+        import numpy as np
+        import torch
+
+        device = next(iter(network.parameters()), torch.empty(0)).device
+        with contextlib.suppress(NotImplementedError):  # an exported program has no modes
+            network.eval()
+        with torch.no_grad():
+            X = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+            out = _predict(network, X.to(device))
+        return out.cpu().numpy()  # type: ignore[no-any-return]
+
+    # --- private ------------------------------------------------------------------------------
+
+    def _build(self, config: Mapping[str, Any], n_in: int, n_out: int,
+               device: torch.device) -> torch.nn.Module:
+        """The factory's network on ``device``, checked on a batch of two rows."""
+        import torch
+
+        factory = mlp if self._uses_ready_made else self.model
+        try:
+            network = factory(dict(config), n_in, n_out)
+        except ObjectiveError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's factory: say whose error it is
+            raise _nn.factory_error(factory, exc) from exc
+        if not isinstance(network, torch.nn.Module):
+            raise ObjectiveError(f"model factory {_nn.describe_factory(factory)} returned "
+                                 f"{type(network).__name__}, not a torch.nn.Module")
+        network = network.to(device)
+        network.eval()
+        try:
+            with torch.no_grad():
+                out = network(torch.zeros(2, n_in, device=device))
+        except Exception as exc:  # noqa: BLE001
+            raise ObjectiveError(
+                f"model factory {_nn.describe_factory(factory)} built a network that fails on "
+                f"a batch of 2 rows of {n_in} features: {type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            ) from exc
+        _nn.check_output_shape(tuple(out.shape), n_out, factory)
+        return network.train()
+
+
+def mlp(config: Mapping[str, Any], n_inputs: int, n_outputs: int) -> torch.nn.Module:
+    """The ready-made MLP: ``layers`` x (Linear, [BatchNorm], activation, [Dropout]), Linear.
+
+    >>> net = mlp({"layers": 2, "width": 8, "batch_norm": True, "dropout": 0.1}, 4, 3)
+    >>> [type(layer).__name__ for layer in net]  # doctest: +NORMALIZE_WHITESPACE
+    ['Linear', 'BatchNorm1d', 'ReLU', 'Dropout', 'Linear', 'BatchNorm1d', 'ReLU', 'Dropout',
+     'Linear']
+    """
+    from torch import nn
+
+    settings = _nn.network_settings(config)
+    activations = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
+                   "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
+    layers: list[nn.Module] = []
+    width_in = n_inputs
+    for _ in range(settings["layers"]):
+        layers.append(nn.Linear(width_in, settings["width"]))
+        if settings["batch_norm"]:
+            layers.append(nn.BatchNorm1d(settings["width"]))
+        layers.append(activations[settings["activation"]]())
+        if settings["dropout"] > 0:
+            layers.append(nn.Dropout(settings["dropout"]))
+        width_in = settings["width"]
+    layers.append(nn.Linear(width_in, n_outputs))
+    return nn.Sequential(*layers)
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch for the run only, with deterministic algorithms; restore both afterwards."""
+    import torch
+
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Use ``n`` CPU threads for the run (``None``: leave torch's setting)."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _EpochWriter:
+    """TensorBoard scalars, one event an epoch, written by tensorboardX in the background.
+
+    Not ``torch.utils.tensorboard``: it imports TensorFlow whenever TensorFlow is installed
+    (about 10 s a process here), and tensorboardX writes the same event files without it.
+    """
+
+    def __init__(self, log_dir: Path, metric: str) -> None:
+        from tensorboardX import FileWriter
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        self._summary = Summary
+        self._writer = FileWriter(str(log_dir))
+        self._tags = {key: tag.format(metric) for key, tag in _TAGS.items()}
+
+    def add(self, record: Mapping[str, float | None], epoch: int) -> None:
+        summary = self._summary(value=[
+            self._summary.Value(tag=self._tags[key], simple_value=value)
+            for key, value in record.items() if value is not None and key in self._tags
+        ])
+        self._writer.add_summary(summary, epoch)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+@contextlib.contextmanager
+def _writer(log_dir: Path | None, metric: str) -> Iterator[_EpochWriter | None]:
+    if log_dir is None:
+        yield None
+        return
+    writer = _EpochWriter(log_dir, metric)
+    try:
+        yield writer
+    finally:
+        writer.close()
+
+
+def _optimizer(network: torch.nn.Module, s: _nn.TrainSettings) -> torch.optim.Optimizer:
+    import torch
+
+    params = network.parameters()
+    if s.optimizer == "adam":
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+    if s.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum,
+                           nesterov=s.nesterov and s.momentum > 0, weight_decay=s.weight_decay)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, s: _nn.TrainSettings) -> Any:
+    import torch
+
+    schedulers = torch.optim.lr_scheduler
+    if s.scheduler == "plateau":
+        return schedulers.ReduceLROnPlateau(optimizer, mode="min", factor=s.factor,
+                                            patience=s.plateau_patience)
+    if s.scheduler == "cosine":
+        return schedulers.CosineAnnealingLR(optimizer, T_max=s.epochs)
+    if s.scheduler == "step":
+        return schedulers.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
+    return None
+
+
+def _loss(name: str) -> torch.nn.Module:
+    from torch import nn
+
+    losses = {"binary_crossentropy": nn.BCEWithLogitsLoss, "crossentropy": nn.CrossEntropyLoss,
+              "mse": nn.MSELoss, "mae": nn.L1Loss}
+    return losses[name]()
+
+
+def _shaped(out: torch.Tensor, kind: str) -> torch.Tensor:
+    """Logits ``(n, k)`` for many classes, else one value a row ``(n,)``."""
+    return out if kind == "multiclass" else out.reshape(-1)
+
+
+def _predict(network: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """Outputs ``(n, k)`` for ``X``, in chunks of rows."""
+    if len(X) <= _CHUNK:
+        return network(X).reshape(len(X), -1)
+    import torch
+
+    return torch.cat([_predict(network, X[i:i + _CHUNK]) for i in range(0, len(X), _CHUNK)])
+
+
+def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part | None,
+         device: torch.device, generator: torch.Generator,
+         writer: _EpochWriter | None) -> Run:
+    """The epoch loop: train, validate, report, schedule, stop early, restore the best."""
+    import numpy as np
+    import torch
+
+    s, prep, metric, kind = training.settings, training.prep, training.metric, training.prep.kind
+    loss_fn = _loss(training.loss)
+    optimizer = _optimizer(network, s)
+    scheduler = _scheduler(optimizer, s) if training.replay is None else None
+    X = torch.from_numpy(train.X).to(device)
+    t = torch.from_numpy(train.t).to(device)
+    if valid is not None:
+        Xv = torch.from_numpy(valid.X).to(device)
+        tv = torch.from_numpy(valid.t).to(device)
+    n, batch = len(X), s.batch_size
+    # a last batch of one row is dropped: BatchNorm cannot train on it
+    n_used = n - 1 if n % batch == 1 and n > 1 else n
+    early, history = training.early, training.history
+    best_state: dict[str, torch.Tensor] | None = None
+    lrs: list[float] = []
+    train_score = best_train_score = None
+    for epoch in range(training.epochs):
+        if training.replay is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = training.replay[epoch]
+        lr = float(optimizer.param_groups[0]["lr"])
+        lrs.append(lr)
+        network.train()
+        order = torch.randperm(n, generator=generator)[:n_used]
+        order_dev = order.to(device)
+        losses, outs = [], []
+        for start in range(0, n_used, batch):
+            rows = order_dev[start:start + batch]
+            optimizer.zero_grad(set_to_none=True)
+            out = network(X[rows])
+            loss = loss_fn(_shaped(out, kind), t[rows])
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            outs.append(out.detach())
+        # the mean of the batch losses, each weighted by its rows (the last may be short)
+        sizes = torch.full((len(losses),), float(batch), device=device)
+        sizes[-1] = n_used - batch * (len(losses) - 1)
+        train_loss = float(torch.stack(losses) @ sizes) / n_used
+        seen = order.numpy()
+        train_score = _score(metric, train.y[seen], torch.cat(outs), prep, train.t[seen])
+        record: dict[str, float | None] = {"loss": train_loss, "score": train_score, "lr": lr}
+        if valid is not None:
+            network.eval()
+            with torch.no_grad():
+                out_v = _predict(network, Xv)
+                record["val_loss"] = float(loss_fn(_shaped(out_v, kind), tv))
+            record["val_score"] = _score(metric, valid.y, out_v, prep, valid.t)
+        history.add(epoch, **record)
+        if writer is not None:
+            writer.add(record, epoch)
+        if not np.isfinite(train_loss):
+            break  # diverged: the best epoch so far (if any) is kept
+        if scheduler is not None:
+            if s.scheduler == "plateau":
+                watched = record.get("val_loss", train_loss)
+                scheduler.step(watched)
+            else:
+                scheduler.step()
+        if early is not None and valid is not None:
+            score = float(record["val_score"])  # type: ignore[arg-type]
+            if early.update(score, epoch):
+                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+                best_train_score = train_score
+            if training.on_epoch is not None:
+                training.on_epoch(epoch, score)
+            if early.stop:
+                break
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    epochs_trained = len(lrs)
+    if early is not None and valid is not None:
+        best_epoch = early.best_epoch
+        return Run(network, best_epoch, epochs_trained, lrs,
+                   early.best if best_epoch >= 0 else None, best_train_score)
+    return Run(network, epochs_trained - 1, epochs_trained, lrs, None, train_score)
+
+
+_TAGS = {"loss": "loss/train", "val_loss": "loss/validation", "score": "{}/train",
+         "val_score": "{}/validation", "lr": "learning_rate"}
+
+
+def _score(metric: Any, y: np.ndarray, out: torch.Tensor, prep: _nn.Preprocessor,
+           codes: np.ndarray) -> float:
+    return _nn.score_outputs(metric, y, out.detach().cpu().numpy(), prep,
+                             None if prep.kind == "regression" else codes)
+
+
+def _export(network: torch.nn.Module, example: torch.Tensor, directory: Path) -> Path:
+    """The network as a ``torch.export`` program (``model.pt2``), else TorchScript."""
+    import torch
+
+    network = network.cpu().eval()
+    try:
+        batch = torch.export.Dim("batch", min=1)
+        program = torch.export.export(network, (example,), dynamic_shapes=({0: batch},))
+        path = directory / "model.pt2"
+        torch.export.save(program, str(path))
+        return path
+    except Exception:  # noqa: BLE001 - a network torch.export cannot trace: TorchScript
+        path = directory / "model.torchscript"
+        torch.jit.save(torch.jit.trace(network, example), str(path))
+        return path
+
+
+def load_network(directory: Path) -> Any:
+    """The exported network under ``directory`` (``model.pt2`` or TorchScript), on CPU."""
+    import torch
+
+    if (directory / "model.pt2").is_file():
+        return torch.export.load(str(directory / "model.pt2")).module()
+    return torch.jit.load(str(directory / "model.torchscript"), map_location="cpu")

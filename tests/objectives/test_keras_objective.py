@@ -1,0 +1,181 @@
+"""KerasObjective: Keras' callbacks inside a trial (early stopping with the best weights, the
+pruning report, checkpoints, TensorBoard), exports that load back, and the factory's errors.
+
+Training tests import TensorFlow (about 10 s) and are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import spaces
+from objectives import DevData, KerasObjective, ObjectiveError, Pruned, _nn, get_metric, load_model
+
+SMALL = {"layers": 1, "width": 16, "lr": 0.02, "batch_size": 32}
+
+
+class ArtifactTrial:
+    def __init__(self, directory: Path | None, seed: int | None = 0,
+                 prune_after: int | None = None) -> None:
+        self.number = 0
+        self.seed = seed
+        self.artifact_dir = directory
+        self.prune_after = prune_after
+        self.reports: list[tuple[int, float]] = []
+        self.attrs: dict[str, Any] = {}
+
+    def report(self, value: float, step: int) -> None:
+        self.reports.append((step, value))
+
+    def should_prune(self) -> bool:
+        return self.prune_after is not None and len(self.reports) >= self.prune_after
+
+    def set_attr(self, key: str, value: Any) -> None:
+        self.attrs[key] = value
+
+
+def objective(**kw: Any) -> KerasObjective:
+    kw.setdefault("epochs", 4)
+    kw.setdefault("patience", 100)
+    kw.setdefault("threads", 1)
+    return KerasObjective(**kw)
+
+
+# --- without TensorFlow -------------------------------------------------------------------------
+
+
+def test_the_ready_made_space_fits_the_dense_network(wine: DevData, make_space):
+    objective().check(wine, spaces.load("dense"), get_metric("accuracy"))
+    with pytest.raises(ObjectiveError, match="units: the ready-made dense network has no "
+                                             "parameter 'units'"):
+        objective().check(wine, make_space({"units": 3}), get_metric("accuracy"))
+
+
+def test_keras_backend_is_honoured(wine: DevData, make_space, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "no_such_backend")
+    with pytest.raises(ObjectiveError, match="KERAS_BACKEND='no_such_backend', and "
+                                             "no_such_backend is not installed"):
+        objective().check(wine, make_space({}), get_metric("accuracy"))
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory) -> dict[str, Any]:
+    """One trial on breast cancer that early stopping ends, with its artifact folder."""
+    pytest.importorskip("tensorflow")
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    data = DevData(X, y.to_numpy(), "classification", classes=(0, 1))
+    trial_dir = tmp_path_factory.mktemp("trial_00000")
+    trial = ArtifactTrial(trial_dir)
+    obj = objective(epochs=30, patience=2, final="best_trial")
+    config = {**SMALL, "lr": 0.05, "width": 64, "scheduler": "plateau", "plateau_patience": 1}
+    value = obj.evaluate(dict(config), data, trial, get_metric("log_loss"))
+    return {"objective": obj, "data": data, "trial": trial, "dir": trial_dir, "value": value,
+            "config": config}
+
+
+@pytest.mark.slow
+def test_a_trial_reports_every_epoch_and_early_stopping_restores_the_best(stopped):
+    trial, value = stopped["trial"], stopped["value"]
+    scores = [s for _, s in trial.reports]
+    assert [step for step, _ in trial.reports] == list(range(len(scores)))
+    best = int(np.argmin(scores))
+    assert value == scores[best]
+    assert len(scores) == best + 1 + 2 < 30  # EarlyStopping(patience=2) ended it
+    # ModelCheckpoint kept the best epoch's weights: they score the trial's value
+    model = stopped["objective"].fit_final(stopped["config"], stopped["data"], 0,
+                                           trial_dir=stopped["dir"])
+    ((_, valid),) = _nn.splits(stopped["data"], None, _nn.VALIDATION_SIZE, 0)
+    data = stopped["data"]
+    restored = get_metric("log_loss").score(model, data.X.iloc[valid], data.y[valid],
+                                            classes=data.classes)
+    assert restored == pytest.approx(value, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_the_callbacks_leave_history_checkpoint_and_tensorboard_events(stopped):
+    trial_dir = stopped["dir"]
+    assert (trial_dir / "checkpoint.weights.h5").is_file()
+    history = json.loads((trial_dir / "history.json").read_text())["holdout"]
+    epochs = history["epochs"]
+    assert len(epochs) == len(stopped["trial"].reports)
+    assert {"loss", "score", "val_loss", "val_score", "lr"} <= set(epochs[0])
+    lrs = [r["lr"] for r in epochs]
+    assert lrs[-1] < lrs[0]  # ReduceLROnPlateau(patience=1) lowered it
+    for part in ("train", "validation"):
+        assert list((trial_dir / "tensorboard" / "holdout" / part).glob("events.out.*"))
+
+
+@pytest.mark.slow
+def test_the_pruning_callback_stops_training(wine: DevData):
+    pytest.importorskip("tensorflow")
+    trial = ArtifactTrial(None, prune_after=2)
+    with pytest.raises(Pruned, match="after epoch 2"):
+        objective(epochs=10).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
+    assert len(trial.reports) == 2 and trial.attrs["epochs_trained"] == 2
+
+
+@pytest.mark.slow
+def test_exported_files_load_back_and_predict_the_same(diabetes: DevData, tmp_path: Path):
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from objectives._keras import tflite_predict
+
+    obj = objective(epochs=3)
+    config = {**SMALL, "batch_norm": True, "dropout": 0.1}
+    model = obj.fit_final(dict(config), diabetes, 0)
+    names = {p.name for p in obj.save_model(model, tmp_path / "model")}
+    assert {"model.keras", "model.tflite", "preprocess.joblib", "model.json", "history.json",
+            "history.png"} <= names
+    X = diabetes.X.iloc[:40]
+    expected = model.predict(X)
+    np.testing.assert_allclose(load_model(tmp_path / "model").predict(X), expected, rtol=1e-5)
+    network = keras.models.load_model(tmp_path / "model" / "model.keras")
+    features = model.preprocessor_.features(X)
+    np.testing.assert_allclose(KerasObjective._forward(network, features),
+                               model.outputs(X), rtol=1e-5)
+    lite = tflite_predict(tmp_path / "model" / "model.tflite", features)
+    np.testing.assert_allclose(lite.reshape(-1), expected, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_tflite_classifier_gives_probabilities(iris: DevData, tmp_path: Path):
+    pytest.importorskip("tensorflow")
+    from objectives._keras import export_tflite, tflite_predict
+
+    model = objective(epochs=2).fit_final(dict(SMALL), iris, 0)
+    path = export_tflite(model, tmp_path / "iris.tflite")
+    X = iris.X.iloc[::10]
+    lite = tflite_predict(path, model.preprocessor_.features(X))
+    np.testing.assert_allclose(lite, model.predict_proba(X), rtol=1e-4, atol=1e-5)
+
+
+def raising_factory(config, n_inputs, n_outputs):
+    raise KeyError("units")
+
+
+def wrong_size_factory(config, n_inputs, n_outputs):
+    import keras
+
+    return keras.Sequential([keras.Input((n_inputs,)), keras.layers.Dense(n_outputs + 1)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("factory", "message"), [
+    (raising_factory, r"model factory .*raising_factory raised KeyError: 'units'"),
+    (wrong_size_factory, r"output has size 4 for each row .* needs 3"),
+])
+def test_a_broken_factory_fails_the_trial_with_a_clear_reason(wine: DevData, factory, message):
+    pytest.importorskip("tensorflow")
+    with pytest.raises(ObjectiveError, match=message):
+        objective(model=factory).evaluate({}, wine, ArtifactTrial(None), get_metric("f1"))
