@@ -70,7 +70,7 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
     import optuna
 
     pruners = optuna.pruners
-    if name == "median":
+    if name in ("median", "median_stopping"):  # Optuna's median pruner: median stopping
         return pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     if name == "successive_halving":
         return pruners.SuccessiveHalvingPruner()

@@ -10,7 +10,7 @@ from search._data import Data
 from search._errors import UserError
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
-PRUNERS = ("median", "successive_halving", "hyperband", "none")
+PRUNERS = ("median", "successive_halving", "hyperband", "median_stopping", "none")
 BACKENDS = ("local", "ray")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
