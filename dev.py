@@ -43,7 +43,7 @@ def setup() -> None:
     pip = (PY, "-m", "pip", "install", "--disable-pip-version-check", "-q")
     _run(*pip, "--upgrade", "pip")
     _run(*pip, TORCH)
-    _run(*pip, "-e", ".[dev,torch]")
+    _run(*pip, "-e", ".[dev,all]")  # all: torch, keras, ray, tracking (the tests use each)
     STAMP.write_text(want + "\n")
 
 
@@ -56,9 +56,14 @@ def demo() -> int:
     print("+", " ".join(cmd), flush=True)
     status = subprocess.run(cmd, cwd=ROOT).returncode
     if status == 0:
+        study, py = (target / "breast_cancer").relative_to(ROOT), PY.relative_to(ROOT)
         print(
-            f"\nresults in {target}/breast_cancer/ — try: {PY.relative_to(ROOT)} -m search show "
-            f"{(target / 'breast_cancer').relative_to(ROOT)}"
+            f"\nresults in {target}/breast_cancer/ — try:\n"
+            f"  {py} -m search show {study}        # leaderboard in the terminal\n"
+            f"  open {study}/report.html          # the report, offline\n"
+            f"  {py} -m search dashboard {study.parent}    # live dashboard on 127.0.0.1\n"
+            f"  {VENV.relative_to(ROOT)}/bin/mlflow ui --backend-store-uri "
+            f"sqlite:///{study.parent}/mlflow.db --port 5000   # MLflow UI"
         )
     return status
 

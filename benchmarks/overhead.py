@@ -2,15 +2,16 @@
 
 Both run as fresh processes with the same cheap objective (Branin), the same sampler and seed;
 ours persists every trial to the journal store, writes trials.csv and best.json as trials
-finish. Two figures:
+finish, and report.html (and MLflow runs, unless --no-tracking) at the end. Two figures:
 
 - search phase: from the first trial's start to the last trial's end (ours: read back from the
   store; raw: the time of `study.optimize`): the per-trial overhead the target is about;
-- whole command: wall time of the process, imports included.
+- whole command: wall time of the process, imports, report and tracking included.
 
 Each is the median over --repeats runs, alternating the order of ours and raw.
 
     .venv/bin/python benchmarks/overhead.py [--trials 1000] [--repeats 3] [--sampler tpe]
+        [--no-tracking]
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ def run_raw(trials: int, sampler: str) -> tuple[float, float]:
     return time.perf_counter() - start, float(out.strip().splitlines()[-1])
 
 
-def run_ours(trials: int, sampler: str) -> tuple[float, float]:
+def run_ours(trials: int, sampler: str, tracking: bool) -> tuple[float, float]:
     import optuna
 
     from search._store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "search", str(HERE / "cheap_study.py"), "--trials",
-               str(trials), "--sampler", sampler, "--results", tmp]
+               str(trials), "--sampler", sampler, "--results", tmp,
+               *([] if tracking else ["--no-tracking"])]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         whole = time.perf_counter() - start
@@ -70,14 +72,18 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
+    parser.add_argument("--no-tracking", action="store_true",
+                        help="run ours with --no-tracking (no MLflow)")
     args = parser.parse_args()
     raw, ours = [], []
     for i in range(args.repeats):
         pair = [lambda: raw.append(run_raw(args.trials, args.sampler)),
-                lambda: ours.append(run_ours(args.trials, args.sampler))]
+                lambda: ours.append(run_ours(args.trials, args.sampler, not args.no_tracking))]
         for run in pair if i % 2 == 0 else reversed(pair):
             run()
-    print(f"trials={args.trials} sampler={args.sampler} repeats={args.repeats}")
+    tracking = "off" if args.no_tracking else "on (embedded MLflow store)"
+    print(f"trials={args.trials} sampler={args.sampler} repeats={args.repeats} "
+          f"tracking={tracking}")
     for label, index in (("search phase", 1), ("whole command", 0)):
         r = statistics.median(x[index] for x in raw)
         o = statistics.median(x[index] for x in ours)

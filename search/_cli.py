@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-COMMANDS = ("final", "show")
+COMMANDS = ("final", "show", "report", "dashboard")
 EXIT_USAGE = 2
 
 _DESCRIPTION = """\
@@ -15,6 +15,11 @@ Honest hyperparameter search.
   python -m search STUDY.py [options]    search, then the single final evaluation of the best model
   python -m search final RESULTS/NAME    the final evaluation alone (after a run with --no-final)
   python -m search show RESULTS/NAME     leaderboard and best trial in the terminal
+  python -m search report RESULTS/NAME   (re)write RESULTS/NAME/report.html
+  python -m search dashboard [RESULTS]   serve a live dashboard over the studies under RESULTS
+
+Runs are tracked in MLflow (default: sqlite:///RESULTS/mlflow.db; open it with
+`mlflow ui --backend-store-uri sqlite:///RESULTS/mlflow.db`).
 
 Exit status: 0 done; 2 wrong input (one line on stderr, nothing written); 130 interrupted
 (finished trials kept); 1 anything else."""
@@ -57,6 +62,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with our one-line error format and exit status 2."""
 
@@ -81,10 +96,34 @@ def run_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="start no new trial after this long",
     )
-    p.add_argument("--backend", choices=("local",), help="where trials run (default local)")
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="local: Optuna in this machine's processes; ray: Ray Tune (default local)",
+    )
     p.add_argument("--workers", type=_positive_int, help="trials run at the same time")
+    p.add_argument(
+        "--cpus-per-trial", type=_positive_float, metavar="F", help="Ray: CPUs per trial"
+    )
+    p.add_argument(
+        "--gpus-per-trial",
+        type=_non_negative_float,
+        metavar="F",
+        help="Ray: GPUs per trial; fractions share a GPU",
+    )
+    p.add_argument(
+        "--address", metavar="ADDR", help="Ray: a running cluster to use (auto or host:port)"
+    )
+    p.add_argument(
+        "--max-retries",
+        type=_seed,
+        metavar="N",
+        help="Ray: restarts of a trial whose process died (default 2)",
+    )
     p.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (default tpe)")
-    p.add_argument("--pruner", choices=PRUNERS, help="Optuna pruner (default median)")
+    p.add_argument(
+        "--pruner", choices=PRUNERS, help="early stopping (default median; ray: a Tune scheduler)"
+    )
     p.add_argument(
         "--results",
         type=Path,
@@ -95,6 +134,13 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="one seed for splits, sampler and training")
     p.add_argument("--resume", action="store_true", help="continue the existing study")
     p.add_argument("--no-final", action="store_true", help="do not open the test set")
+    tracking = p.add_mutually_exclusive_group()
+    tracking.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking server or store (default sqlite:///RESULTS/mlflow.db)",
+    )
+    tracking.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     p.add_argument("--prefer", metavar="[min:|max:]PARAM",
                    help="among configs tied with the best, evaluate the one with the smallest "
                         "(or largest) PARAM")
@@ -110,6 +156,34 @@ def run_parser() -> argparse.ArgumentParser:
 def folder_parser(command: str, help_text: str) -> argparse.ArgumentParser:
     p = _Parser(prog=f"python -m search {command}", description=help_text)
     p.add_argument("folder", type=Path, metavar="RESULTS/NAME", help="a study's results folder")
+    return p
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {value}")
+    return value
+
+
+def dashboard_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m search dashboard",
+        description="Serve optuna-dashboard over every study under RESULTS on 127.0.0.1, live "
+        "and read-only, and say how to open the MLflow UI on the same results.",
+    )
+    p.add_argument(
+        "results",
+        type=Path,
+        nargs="?",
+        default=Path("results"),
+        metavar="RESULTS",
+        help="the results root (default ./results)",
+    )
+    p.add_argument("--port", type=_port, help="port (default 8080 if free, else any free port)")
     return p
 
 
@@ -143,6 +217,18 @@ def _dispatch(args: list[str]) -> int:
         from search._show import show
 
         return show(ns.folder)
+    if args and args[0] == "report":
+        ns = folder_parser(
+            "report", "Write RESULTS/NAME/report.html: the study's plots, one offline file."
+        ).parse_args(args[1:])
+        from search._report import report
+
+        return report(ns.folder)
+    if args and args[0] == "dashboard":
+        ns = dashboard_parser().parse_args(args[1:])
+        from search._dashboard import serve
+
+        return serve(ns.results, ns.port)
     ns = run_parser().parse_args(args)
     from search._run import RunOptions, run
 
@@ -161,5 +247,11 @@ def _dispatch(args: list[str]) -> int:
         strict=ns.strict,
         stop_below_noise=ns.stop_below_noise,
         nested=ns.nested,
+        cpus_per_trial=ns.cpus_per_trial,
+        gpus_per_trial=ns.gpus_per_trial,
+        address=ns.address,
+        max_retries=ns.max_retries,
+        tracking=not ns.no_tracking,
+        tracking_uri=ns.tracking_uri,
     )
     return run(ns.study, options, args)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search._errors import UserError
+from search._errors import TestSetAlreadyOpened, UserError
 from search._local import STOPPED_ATTR, Budget, run_workers, trial_loop
 from search._logging import log_to_file
 from search._observers import Observers, RunContext, RunObserver
 from search._prepare import Prepared, prepare
 from search._progress import ProgressPrinter
+from search._ray import prepare_backend
 from search._record import check_resume, study_record, update_record
 from search._results import (
     ABANDONED,
@@ -54,6 +55,18 @@ class RunOptions:
     strict: bool | None = None
     stop_below_noise: bool | None = None
     nested: int | None = None
+    cpus_per_trial: float | None = None  # Ray resources per trial (a study field)
+    gpus_per_trial: float | None = None
+    address: str | None = None  # Ray cluster to connect to (run option only)
+    max_retries: int | None = None  # Ray: restarts of a trial whose process died
+    tracking: bool = True  # MLflow tracking (run option only)
+    tracking_uri: str | None = None  # None: the embedded store RESULTS/mlflow.db
+
+    def mlflow_uri(self) -> str:
+        """Where MLflow runs go: ``--tracking-uri``, or the embedded store under RESULTS."""
+        from search._tracking import default_uri
+
+        return self.tracking_uri or default_uri(self.results)
 
     def overrides(self) -> dict[str, Any]:
         return {
@@ -68,6 +81,8 @@ class RunOptions:
             "strict": self.strict,
             "stop_below_noise": self.stop_below_noise,
             "nested": self.nested,
+            "cpus_per_trial": self.cpus_per_trial,
+            "gpus_per_trial": self.gpus_per_trial,
         }
 
 
@@ -87,6 +102,11 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
                 f"{directory / FINAL_JSON}: the test set was already opened, so this study is "
                 "closed; searching on would tune against the test result"
             )
+    if options.tracking:
+        from search._tracking import check_tracking
+
+        check_tracking(options.mlflow_uri())  # MLflow missing, server down: nothing written
+    prepare_backend(study, options)  # Ray starts or is reached here: errors write nothing
     directory.mkdir(parents=True, exist_ok=True)
     with run_lock(directory):
         log_to_file(directory)
@@ -100,6 +120,7 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
                 workers=study.workers,
                 sampler=study.sampler,
                 pruner=study.pruner,
+                backend=study.backend,  # a study may resume on the other backend
                 status="running",
                 command=fresh["command"],
             )
@@ -127,11 +148,35 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
 
 
 def _observers_for(prep: Prepared, directory: Path, options: RunOptions) -> list[RunObserver]:
-    """Who hears about this run: the terminal and the results files (trackers add here)."""
-    return [
-        ProgressPrinter(),
+    """Who hears about this run: the terminal, the results files, the report, MLflow."""
+    from search._report import ReportWriter
+
+    terminal: RunObserver
+    if sys.stdout.isatty():
+        from search._live import LiveProgress
+
+        terminal = LiveProgress()
+    else:
+        terminal = ProgressPrinter()  # CI, pipes, tests: one line per trial
+    observers: list[RunObserver] = [
+        terminal,
         ResultsWriter(directory, prep.parts.space, prep.parts.direction, prefer=prep.prefer),
+        ReportWriter(directory),  # before the tracker: drawn while its writer catches up
     ]
+    if options.tracking:
+        from search._tracking import MlflowTracker
+
+        observers.append(MlflowTracker(options.mlflow_uri(), directory))
+    return observers
+
+
+def _final_observers(directory: Path) -> list[RunObserver]:
+    """Who hears about ``python -m search final``: the report, and MLflow if the run tracked."""
+    from search._report import ReportWriter
+    from search._tracking import MlflowTracker
+
+    tracker = MlflowTracker.from_record(directory)
+    return [ReportWriter(directory), *([tracker] if tracker is not None else [])]
 
 
 def _stored_record(directory: Path, resume: bool) -> dict[str, Any] | None:
@@ -188,7 +233,7 @@ def _search(
 ) -> None:
     """Run the study's trials on its backend, telling ``observers`` as trials finish."""
     study = prep.study
-    shared = study.workers > 1
+    shared = study.workers > 1 and study.backend == "local"  # Ray: the driver alone writes
     opt = _open_study(prep, directory, shared=shared, resume=resume)
     trials = opt.get_trials(deepcopy=False)
     done = sum(t.state.is_finished() and counts_toward_budget(t) for t in trials)
@@ -254,7 +299,11 @@ def _run_backend(
 ) -> None:
     """Run the trials on the study's backend until the budget is spent."""
     study = prep.study
-    if study.workers > 1:
+    if study.backend == "ray":
+        from search._ray import run_ray
+
+        run_ray(prep, directory, opt, budget, observers.trial_finished, options)
+    elif study.workers > 1:
         run_workers(
             workers=study.workers,
             directory=directory,
@@ -316,10 +365,7 @@ def run_final(directory: Path) -> int:
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
     stored = read_json(directory / STUDY_JSON)
     if (directory / FINAL_JSON).exists():
-        raise UserError(
-            f"{directory / FINAL_JSON}: the test set of this study was already opened; "
-            "it is opened exactly once (the first result is kept)"
-        )
+        raise TestSetAlreadyOpened.at(directory / FINAL_JSON)
     study_file = Path(stored.get("study_file") or "")
     study = load_study_file(study_file).with_overrides(seed=stored["seed"])
     prep = prepare(study, study_file, seed=stored["seed"])
@@ -329,6 +375,7 @@ def run_final(directory: Path) -> int:
         log_to_file(directory)
         if not _can_evaluate(prep):
             raise UserError(f"{directory}: this study has no data or no way to fit a final model")
-        _final(prep, directory)
+        record = _final(prep, directory)
         update_record(directory, status="finished")
+        Observers(_final_observers(directory)).final_evaluated(record)
     return 0
