@@ -161,7 +161,7 @@ def _worker_main(args: dict[str, Any]) -> None:
 
     from search._logging import log_to_file
     from search._prepare import resolve
-    from search._strategies import make_pruner, make_sampler
+    from search._strategies import make_pruner, make_sampler, sampler_seed
     from search._studyfile import load_study_file
 
     directory = Path(args["directory"])
@@ -181,7 +181,11 @@ def _worker_main(args: dict[str, Any]) -> None:
         study = optuna.load_study(
             study_name=study_def.name,
             storage=open_store(directory, shared=True),
-            sampler=make_sampler(study_def.sampler, parts.space, seed + args["index"]),
+            sampler=make_sampler(
+                study_def.sampler,
+                parts.space,
+                sampler_seed(seed, worker=args["index"], prior=args["prior"]),
+            ),
             pruner=make_pruner(study_def.pruner),
         )
         with threadpool_limits(args["threads"]):

@@ -29,6 +29,7 @@ from search._results import (
 )
 from search._stopping import NoiseStop
 from search._store import open_store, run_lock
+from search._strategies import make_sampler, sampler_seed
 from search._studyfile import load_study_file
 
 if TYPE_CHECKING:
@@ -221,11 +222,22 @@ def _open_study(prep: Prepared, directory: Path, *, shared: bool, resume: bool) 
             opt.enqueue_trial(defaults, user_attrs={"enqueued": "default config"})
         return opt
     opt = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler, pruner=pruner)
+    prior = started_trials(opt)
+    if prior:  # a fresh seed for the rest of the study: the first run's draws are used up
+        opt.sampler = make_sampler(study.sampler, prep.parts.space, sampler_seed(prep.seed, prior=prior))
     for trial in opt.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         storage.set_trial_system_attr(trial._trial_id, ABANDONED, True)
         storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run was killed")
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
     return opt
+
+
+def started_trials(opt: optuna.Study) -> int:
+    """Trials a study's earlier runs started (an enqueued trial still waiting is not one)."""
+    import optuna
+
+    waiting = optuna.trial.TrialState.WAITING
+    return sum(t.state != waiting for t in opt.get_trials(deepcopy=False))
 
 
 def _search(
@@ -311,6 +323,7 @@ def _run_backend(
             worker_args={
                 "study_file": str(prep.study_file),
                 "overrides": _worker_overrides(prep),
+                "prior": started_trials(opt),
             },
             task=prep.task(directory),
             budget=budget,

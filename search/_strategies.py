@@ -45,6 +45,21 @@ def make_sampler(name: str, space: Space, seed: int) -> optuna.samplers.BaseSamp
     raise UserError(f"unknown sampler {name!r}")
 
 
+def sampler_seed(seed: int, *, worker: int = 0, prior: int = 0) -> int:
+    """The seed of one sampler: worker ``worker`` of a run that starts with ``prior`` trials.
+
+    A fresh run keeps the study's seed (plus the worker's index), so one worker reproduces. A
+    resumed run derives a new seed from the study's seed and the trials already stored: with the
+    study's own seed its random draws would replay the first run's, and its first trials would
+    repeat configs the store already holds.
+    """
+    if prior == 0:
+        return seed + worker
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, worker, prior]).generate_state(1)[0])
+
+
 def _grid_sampler_class() -> type:
     import optuna
 

@@ -236,6 +236,20 @@ def test_same_seed_one_worker_gives_identical_trials(write_study, tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_resumed_study_draws_new_configs_instead_of_replaying_the_first_run(
+    write_study, tmp_path, workers
+):
+    path = function_study(write_study, trials=4)
+    first = run_cli(path, "--results", tmp_path, "--sampler", "random", "--no-tracking", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    args = (path, "--results", tmp_path, "--sampler", "random", "--no-tracking", "--resume")
+    resumed = run_cli(*args, "--trials", "10", "--workers", workers, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_csv(tmp_path / "fn" / "trials.csv")
+    assert len(rows) == 10 and len({r["params_x"] for r in rows}) == 10
+
+
 def test_two_workers_finish_exactly_the_budget_with_no_duplicates(write_study, tmp_path):
     path = function_study(write_study, trials=16, sleep=0.1)
     result = run_cli(path, "--results", tmp_path, "--workers", "2", cwd=tmp_path)
