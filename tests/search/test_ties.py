@@ -47,6 +47,23 @@ def test_the_p_value_uses_the_corrected_variance():
     assert correction(5) == pytest.approx(0.2 + 0.25)
 
 
+def test_ties_tested_all_at_once_match_the_pairwise_test():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    best = list(0.9 + rng.normal(0, 0.02, 5))
+    others = [(n, 0.0, list(0.9 - 0.01 * n + rng.normal(0, 0.02, 5))) for n in range(40)]
+    others += [(40, 0.0, list(best)), (41, 0.0, [b - 0.3 for b in best]), (42, 0.0, [0.5] * 4)]
+    expected = {
+        n: corrected_p_value(best, s)
+        for n, _, s in others
+        if len(s) == 5 and corrected_p_value(best, s) > 0.05
+    }
+    ties = tied_with(best, others)
+    assert {t.number: t.p_value for t in ties} == pytest.approx(expected)
+    assert 40 in expected and 41 not in expected and 0 < len(expected) < 40
+
+
 def test_corrected_interval_contains_the_mean_and_widens_with_the_correction():
     scores = [0.8, 0.85, 0.9, 0.82, 0.88]
     low, high = corrected_interval(scores)
