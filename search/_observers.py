@@ -45,6 +45,9 @@ class RunObserver:
     def final_evaluated(self, record: dict[str, Any]) -> None:
         """Called after the final evaluation wrote ``final.json``."""
 
+    def run_ended(self) -> None:
+        """Called once as the command ends, however it ends: finish or stop helper processes."""
+
 
 class Observers(RunObserver):
     """Fans each call out to several observers, in order."""
@@ -67,3 +70,7 @@ class Observers(RunObserver):
     def final_evaluated(self, record: dict[str, Any]) -> None:
         for o in self.observers:
             o.final_evaluated(record)
+
+    def run_ended(self) -> None:
+        for o in self.observers:
+            o.run_ended()

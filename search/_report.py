@@ -50,15 +50,19 @@ def report(directory: Path) -> int:
 class ReportWriter(RunObserver):
     """Writes ``report.html`` when the search ends and again after the final evaluation.
 
-    plotly, Optuna's plots and its importance evaluators (which load scikit-learn) take a second
-    or more to import. A helper process loads them while the search runs and writes the report
-    when it ends; the driver waits for it, and writes the report itself if the helper is gone.
+    plotly, Optuna's plots and its importance evaluators (which load scikit-learn) take seconds
+    to import. A helper process loads them while the search runs; the driver hands it each
+    status (``searched``, then ``finished`` after the final evaluation) without waiting, so the
+    report is drawn while the final model is fitted, and waits for it only as the command ends.
+    The helper draws the latest status it has been given. When there is no helper (the
+    ``final`` command) or it died, the driver writes the report itself.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._helper: Any = None
         self._conn: Any = None
+        self._pending: str | None = None  # the last status handed over and not yet drawn
 
     def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
         import multiprocessing
@@ -75,36 +79,49 @@ class ReportWriter(RunObserver):
         theirs.close()
 
     def search_ended(self, trials: Sequence[FrozenTrial], status: str) -> None:
-        shown = "searched" if status == "finished" else status
-        if not self._by_helper(shown):
-            self._write(shown)
+        self._hand_over("searched" if status == "finished" else status)
 
     def final_evaluated(self, record: dict[str, Any]) -> None:
-        self._write("finished")
+        self._hand_over("finished")
 
-    def _by_helper(self, status: str) -> bool:
-        """Have the helper write the report; ``False`` when it could not."""
-        helper, conn = self._helper, self._conn
+    def run_ended(self) -> None:
+        """Wait for the helper to draw the last status; draw it here if the helper could not."""
+        helper, conn, status = self._helper, self._conn, self._pending
         self._helper = self._conn = None
         if helper is None:
-            return False
+            return
+        drawn = False
         try:
-            conn.send(status)
-            while not conn.poll(0.2):
-                if not helper.is_alive():
-                    return False
-            outcome, detail = conn.recv()
+            conn.send(None)  # no more statuses: draw the last one and stop
+            while True:
+                while not conn.poll(0.2):
+                    if not helper.is_alive():
+                        raise EOFError
+                outcome, detail = conn.recv()
+                if outcome == "stopped":
+                    break
+                drawn = True
+                if outcome != "ok":
+                    print(f"report: not written ({detail}); see search.log", file=sys.stderr)
         except (OSError, EOFError):
-            return False
+            if status is not None and not drawn:
+                self._write(status)
         except KeyboardInterrupt:
             helper.terminate()
             raise
         finally:
             conn.close()
             helper.join(timeout=5)
-        if outcome != "ok":
-            print(f"report: not written ({detail}); see search.log", file=sys.stderr)
-        return True
+
+    def _hand_over(self, status: str) -> None:
+        self._pending = status
+        if self._helper is not None:
+            try:
+                self._conn.send(status)
+                return
+            except OSError:
+                self._helper = None
+        self._write(status)
 
     def _write(self, status: str) -> None:
         try:
@@ -118,7 +135,12 @@ class ReportWriter(RunObserver):
 
 
 def _helper_main(directory: str, conn: Any) -> None:
-    """The report helper: import the plotting stack, wait for the word, write the report."""
+    """The report helper: import the plotting stack, then draw the latest status it is given.
+
+    The driver sends statuses and finally ``None``; statuses already superseded when the helper
+    reads them are skipped. One ``(outcome, detail)`` answer per report drawn, then
+    ``("stopped", None)``.
+    """
     import signal
 
     from search._tracking import log_to_file
@@ -130,11 +152,23 @@ def _helper_main(directory: str, conn: Any) -> None:
     import plotly.io  # noqa: F401
 
     try:
-        status = conn.recv()
+        while True:
+            messages = [conn.recv()]
+            while messages[-1] is not None and conn.poll():
+                messages.append(conn.recv())
+            statuses = [m for m in messages if m is not None]
+            if statuses:
+                _draw(Path(directory), statuses[-1], conn)
+            if messages[-1] is None:
+                conn.send(("stopped", None))
+                return
     except (EOFError, OSError):
         return  # the driver is gone
+
+
+def _draw(directory: Path, status: str, conn: Any) -> None:
     try:
-        write_report(Path(directory), status=status)
+        write_report(directory, status=status)
         conn.send(("ok", None))
     except Exception as exc:  # noqa: BLE001 - reported to the driver
         log.exception("report: not written")

@@ -127,24 +127,38 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
             )
         observers = Observers(_observers_for(prep, directory, options))
         try:
-            _search(
-                prep, directory, resume=stored is not None, observers=observers, options=options
-            )
-        except KeyboardInterrupt:
-            update_record(directory, status="interrupted", **_run_entry(directory, started, argv))
-            print(
-                f"interrupted: finished trials are kept in {directory}; continue with --resume",
-                file=sys.stderr,
-            )
-            return 130
-        update_record(directory, status="searched", **_run_entry(directory, started, argv))
-        if study.nested:
-            _nested(prep, study.nested, directory)
-        if options.final and _can_evaluate(prep):
-            observers.final_evaluated(_final(prep, directory))
-            update_record(directory, status="finished")
-        elif options.final:
-            print("final: skipped (this study has no data or no way to fit a final model)")
+            return _search_and_evaluate(prep, directory, observers, options, started, argv)
+        finally:
+            observers.run_ended()  # the report and MLflow helpers finish (or stop) here
+
+
+def _search_and_evaluate(
+    prep: Prepared,
+    directory: Path,
+    observers: Observers,
+    options: RunOptions,
+    started: str,
+    argv: list[str],
+) -> int:
+    study = prep.study
+    try:
+        _search(prep, directory, resume=options.resume, observers=observers, options=options)
+    except KeyboardInterrupt:
+        update_record(directory, status="interrupted", **_run_entry(directory, started, argv))
+        print(
+            f"interrupted: finished trials are kept in {directory}; continue with --resume",
+            file=sys.stderr,
+        )
+        return 130
+    update_record(directory, status="searched", **_run_entry(directory, started, argv))
+    if study.nested:
+        _nested(prep, study.nested, directory)
+    if options.final and _can_evaluate(prep):
+        record = _final(prep, directory)
+        update_record(directory, status="finished")
+        observers.final_evaluated(record)
+    elif options.final:
+        print("final: skipped (this study has no data or no way to fit a final model)")
     return 0
 
 
@@ -390,5 +404,9 @@ def run_final(directory: Path) -> int:
             raise UserError(f"{directory}: this study has no data or no way to fit a final model")
         record = _final(prep, directory)
         update_record(directory, status="finished")
-        Observers(_final_observers(directory)).final_evaluated(record)
+        observers = Observers(_final_observers(directory))
+        try:
+            observers.final_evaluated(record)
+        finally:
+            observers.run_ended()
     return 0

@@ -12,8 +12,9 @@ process that the driver feeds through a queue: the driver pays one queue put per
 the writer works on another core while the search goes on, and at the end of the search the
 driver waits for it to catch up (and says so when that takes a while). A killed run loses at most
 the trials still queued: ``--resume`` finds the study's parent run again (its id is kept in
-``study.json``) and writes every finished trial it lacks. Nothing here imports MLflow in the
-driver until the final run is logged.
+``study.json``) and writes every finished trial it lacks. The writer also logs the final run and
+attaches the report, so a run's driver never imports MLflow; only ``python -m search final``,
+which has no writer, logs its final run itself.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ class MlflowTracker(RunObserver):
         self._sent = 0
         self._done = 0
         self._failed: str | None = None
+        self._status = "interrupted"  # how the search ended, once it has
 
     @classmethod
     def from_record(cls, directory: Path) -> MlflowTracker | None:
@@ -197,17 +199,20 @@ class MlflowTracker(RunObserver):
             key = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}.get(t.state.name)
             if key:
                 counts[key] += 1
+        self._status = status
         if self._failed is None:
             self._inbox.put(("end", status, counts))
-        self._wait(patience=None if status == "finished" else _INTERRUPT_WAIT_S)
-        self._poll()
-        self._proc = None
 
     def final_evaluated(self, record: dict[str, Any]) -> None:
+        """The writer logs the final run; without one (the ``final`` command), the driver does."""
+        if self._proc is not None and self._failed is None:
+            self._inbox.put(("final", record))
+            return
         if self.parent is None:
             return
         try:
             log_final(self.uri, self.parent, self.directory, record)
+            log_report(self.uri, self.parent, self.directory)
         except Exception as exc:  # noqa: BLE001 - tracking never fails the final evaluation
             log.exception("tracking: the final run was not logged")
             print(
@@ -215,6 +220,16 @@ class MlflowTracker(RunObserver):
                 "see search.log",
                 file=sys.stderr,
             )
+
+    def run_ended(self) -> None:
+        """Let the writer log the report and finish; wait for it (bounded after Ctrl-C)."""
+        if self._proc is None:
+            return
+        if self._failed is None:
+            self._inbox.put(("close",))
+        self._wait(patience=None if self._status == "finished" else _INTERRUPT_WAIT_S)
+        self._poll()
+        self._proc = None
 
     def _artifact_location(self) -> str | None:
         if not self.uri.startswith("sqlite:///"):
@@ -237,6 +252,12 @@ class MlflowTracker(RunObserver):
                 self._remember(self.parent)
             elif kind == "done":
                 self._done = message[1]
+            elif kind == "final_error":
+                print(
+                    f"tracking: the final run was not logged to MLflow ({message[1]}); "
+                    "see search.log",
+                    file=sys.stderr,
+                )
             elif kind == "error" and self._failed is None:
                 self._failed = message[1]
                 print(
@@ -354,6 +375,7 @@ def _writer_main(config: dict[str, Any], inbox: Any, outbox: Any) -> None:
     """Entry point of the writer process: open the parent run, then write what arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when the writer stops
     log_to_file(Path(config["directory"]))
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # 80 lines creating a database
     try:
         writer = _Writer(config)
     except Exception as exc:  # noqa: BLE001 - reported to the driver, which goes on
@@ -383,11 +405,24 @@ def _writer_main(config: dict[str, Any], inbox: Any, outbox: Any) -> None:
             for message in batch:
                 if message[0] == "end":
                     writer.end(message[1], message[2])
+                elif message[0] == "final":
+                    _final_or_say(writer, message[1], config, outbox)
+                elif message[0] == "close":
+                    log_report(config["uri"], writer.ids(), Path(config["directory"]))
                     return
         except Exception as exc:  # noqa: BLE001 - reported to the driver, which goes on
             log.exception("tracking: writing to MLflow failed")
             outbox.put(("error", _first_line(exc)))
             return
+
+
+def _final_or_say(writer: _Writer, record: dict[str, Any], config: dict[str, Any], outbox: Any):
+    """Log the final run; a failure is said once and the writer goes on to close."""
+    try:
+        log_final(config["uri"], writer.ids(), Path(config["directory"]), record)
+    except Exception as exc:  # noqa: BLE001 - tracking never fails the final evaluation
+        log.exception("tracking: the final run was not logged")
+        outbox.put(("final_error", _first_line(exc)))
 
 
 def log_to_file(directory: Path) -> None:
@@ -441,6 +476,9 @@ class _Writer:
         self.maximize = config["direction"] == "maximize"
         self.best = config["best"]
         self.refused = 0  # trial runs MLflow refused in a row
+
+    def ids(self) -> dict[str, str]:
+        return {"experiment_id": self.experiment_id, "parent_run_id": self.parent_id}
 
     def _parent(self) -> str:
         """The study's parent run: the one ``study.json`` names, or found by tag, or new."""
@@ -616,7 +654,7 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-# -- the final run, logged by the driver ----------------------------------------------------
+# -- the final run: logged by the writer, or by the driver of the `final` command --------
 
 
 def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[str, Any]) -> str:
@@ -658,10 +696,14 @@ def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[st
     client.set_terminated(run_id, status="FINISHED")
     on_parent = [m for m in metrics if m.key in ("test_value", "generalization_gap")]
     _log_batch(client, parent_id, metrics=on_parent)
+    client.set_terminated(parent_id, status="FINISHED")
+    return str(run_id)
+
+
+def log_report(uri: str, parent: dict[str, str], directory: Path) -> None:
+    """Attach the study's ``report.html``, as the run ends it, to the parent run."""
     from search._report import REPORT_HTML
 
     report = directory / REPORT_HTML
     if report.is_file():
-        client.log_artifact(parent_id, str(report))
-    client.set_terminated(parent_id, status="FINISHED")
-    return str(run_id)
+        _client(uri).log_artifact(parent["parent_run_id"], str(report))

@@ -223,6 +223,11 @@ def test_the_parent_run_holds_the_study(served):
     assert metrics["trials_complete"] == 4 and metrics["trials_failed"] == 1
     final = json.loads((folder / "final.json").read_text())
     assert metrics["test_value"] == pytest.approx(final["test_value"])
+    # the report attached is the one written after the final evaluation, as on disk
+    files = api(url, "artifacts/list", run_id=parent["info"]["run_id"])["files"]
+    sizes = {f["path"]: int(f.get("file_size", 0)) for f in files}
+    assert sizes["report.html"] == (folder / "report.html").stat().st_size
+    assert "study.json" in sizes
 
 
 @pytest.mark.slow
