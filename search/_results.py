@@ -205,10 +205,14 @@ class ResultsWriter(RunObserver):
         self.interval = interval
         self.prefer = prefer
         self._last = -math.inf
+        self._wait = interval
 
     def due(self) -> bool:
-        """Whether ``interval`` seconds passed since the last write."""
-        return time.monotonic() - self._last >= self.interval
+        """Whether enough time passed since the last write (see :meth:`update`)."""
+        return time.monotonic() - self._last >= self._wait
+
+    #: the share of the run's time that rewriting the files may take, at most
+    BUDGET = 0.02
 
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn) -> None:
         if self.due():
@@ -218,13 +222,19 @@ class ResultsWriter(RunObserver):
         self.update(trials)
 
     def update(self, trials: Sequence[FrozenTrial]) -> None:
-        """Rewrite both files from ``trials`` now."""
-        self._last = time.monotonic()
+        """Rewrite both files from ``trials`` now.
+
+        The files grow with the study; the next rewrite waits ``interval`` seconds, or longer
+        when this one was slow, so that they never cost more than ``BUDGET`` of the run.
+        """
+        start = time.monotonic()
         write_trials_csv(self.directory / TRIALS_CSV, trials, self.space, self.direction)
         best = best_trial(trials, self.direction)
         if best is not None:
             record = best_record(best, trials, self.space, self.direction, self.prefer)
             write_json(self.directory / BEST_JSON, record)
+        self._last = time.monotonic()
+        self._wait = max(self.interval, (self._last - start) / self.BUDGET)
 
 
 def overfit_gap(trial: FrozenTrial, direction: str) -> float | None:
