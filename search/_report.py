@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from search._errors import UserError
 from search._observers import RunContext, RunObserver
-from search._results import FINAL_JSON, STUDY_JSON, best_trial, fold_scores, read_json
+from search._results import (
+    BEST_JSON,
+    FINAL_JSON,
+    STUDY_JSON,
+    best_trial,
+    fold_scores,
+    read_json,
+)
 from search._store import STORE_FILE
 
 if TYPE_CHECKING:
@@ -187,7 +194,8 @@ def write_report(directory: Path, status: str | None = None) -> Path:
     with _quiet():
         study = load_stored_study(directory, record["name"])
         trials = list(study.get_trials(deepcopy=False)) if study is not None else []
-        text = _Page(record, final, trials, study).render()
+        best = read_json(directory / BEST_JSON) if (directory / BEST_JSON).is_file() else None
+        text = _Page(record, final, trials, study, best).render()
     path = directory / REPORT_HTML
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -242,9 +250,11 @@ class _Page:
         final: dict[str, Any] | None,
         trials: list[FrozenTrial],
         study: optuna.Study | None,
+        best: dict[str, Any] | None = None,
     ) -> None:
         self.record = record
         self.final = final
+        self.best = best or {}
         self.trials = trials
         self.study = study
         self.direction = record["direction"]
@@ -419,15 +429,45 @@ class _Page:
             return _section("Leaderboard", _missing(self._need(1) or ""))
         ranked = self._ranked()
         paths = sorted({p for t in ranked[:TOP] for p in t.params})
-        head = ["#", "trial", self.metric, "spread", "seconds", *paths]
+        marks = self._tie_marks()
+        head = ["#", "trial", "", self.metric, "spread", "seconds", *paths]
         rows = []
         for rank, t in enumerate(ranked[:TOP], start=1):
             rows.append(
-                [str(rank), str(t.number), _fmt(t.value), _spread(t), _seconds(t)]
+                [str(rank), str(t.number), marks.get(t.number, ""), _fmt(t.value), _spread(t)]
+                + [_seconds(t)]
                 + [_fmt(t.params.get(p, "—")) for p in paths]
             )
         note = f"<p>top {min(TOP, len(ranked))} of {len(ranked)} complete trials</p>"
-        return _section("Leaderboard", note + _table(head, rows))
+        return _section("Leaderboard", note + self._tie_note() + _table(head, rows))
+
+    def _tie_marks(self) -> dict[int, str]:
+        """``best``, ``=`` (tied with the best) and ``selected`` marks, from ``best.json``."""
+        if "number" not in self.best:
+            return {}
+        marks = {self.best["number"]: "best"}
+        for tie in (self.best.get("ties") or {}).get("tied", []):
+            marks[tie["number"]] = "="
+        selected = (self.best.get("selected") or {}).get("number")
+        if selected is not None and selected != self.best["number"]:
+            marks[selected] = "= selected"
+        return marks
+
+    def _tie_note(self) -> str:
+        ties = self.best.get("ties") or {}
+        if not ties:
+            return ""
+        if ties.get("note"):
+            return f"<p>{html.escape(ties['note'])}</p>"
+        tied = len(ties.get("tied", []))
+        selected = self.best.get("selected") or {}
+        text = (
+            f"= : not distinguishable from the best at alpha {ties.get('alpha')} "
+            f"({ties.get('method')}); {tied} of {ties.get('compared')} compared configs are tied."
+        )
+        if selected.get("rule"):
+            text += f" Evaluated on the test set: trial {selected.get('number')} ({selected['rule']})."
+        return f"<p>{html.escape(text)}</p>"
 
     def _parallel(self) -> str:
         def draw() -> str:

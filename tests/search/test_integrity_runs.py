@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -33,6 +34,11 @@ def test_configs_with_identical_fold_scores_are_tied(write_study, tmp_path):
     assert best["selected"]["config"] == {"width": 8}  # prefer the smallest width among ties
     shown = run_cli("show", tmp_path / "tied", cwd=tmp_path)
     assert "3 of 3 other configs are statistically tied" in shown.stdout
+    page = (tmp_path / "tied" / "report.html").read_text()
+    assert "3 of 3 compared configs are tied" in page
+    assert f"trial {best['selected']['number']} (prefer min:width" in page
+    marks = re.findall(r"<tr><td>\d+</td><td>(\d+)</td><td>([^<]*)</td>", page)
+    assert sorted(mark for _, mark in marks) == ["=", "=", "= selected", "best"]
 
 
 CONSTANT = """
