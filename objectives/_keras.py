@@ -255,6 +255,10 @@ def _keras(threads: int | None) -> Any:
     """``keras``, with the backend's CPU threads set first when asked (TensorFlow: only
     before it starts; later a different value is a warning)."""
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    # TensorFlow's C++ log lines go straight to the terminal (on a machine with CUDA libraries
+    # and no GPU: "failed call to cuInit" at every start); its real failures raise in Python.
+    # Set TF_CPP_MIN_LOG_LEVEL yourself to see them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads is not None and backend == "tensorflow":
         import tensorflow as tf
 
