@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search._strategies import trial_dir
+from search._strategies import made_trial_dir
 
 if TYPE_CHECKING:
     from search._trial import TrialTask
@@ -63,11 +63,7 @@ class RayTrialHandle:
     @property
     def artifact_dir(self) -> Path | None:
         """This trial's folder under ``RESULTS/NAME/trials/``, created on first use."""
-        if self._artifacts is None:
-            return None
-        path = trial_dir(self._artifacts, self.number)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return made_trial_dir(self._artifacts, self.number)
 
     def report(self, value: float, step: int) -> None:
         from ray import tune

@@ -109,6 +109,15 @@ def trial_dir(artifacts: Path, number: int) -> Path:
     return artifacts / f"trial_{number:05d}"
 
 
+def made_trial_dir(artifacts: Path | None, number: int) -> Path | None:
+    """A trial handle's ``artifact_dir``: the trial's folder, created on first use."""
+    if artifacts is None:
+        return None
+    path = trial_dir(artifacts, number)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class OptunaTrialHandle:
     """An Optuna trial seen through the :class:`objectives.TrialHandle` protocol."""
 
@@ -123,11 +132,7 @@ class OptunaTrialHandle:
     @property
     def artifact_dir(self) -> Path | None:
         """This trial's folder under ``RESULTS/NAME/trials/``, created on first use."""
-        if self._artifacts is None:
-            return None
-        path = trial_dir(self._artifacts, self.number)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return made_trial_dir(self._artifacts, self.number)
 
     def report(self, value: float, step: int) -> None:
         self._trial.report(float(value), step)
