@@ -6,6 +6,7 @@ never sees Optuna, so neither do its tests.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,10 @@ class RecordingTrial:
     """A trial handle that records reports and attributes; prunes after ``prune_after`` reports."""
 
     def __init__(self, seed: int | None = 0, number: int = 0,
-                 prune_after: int | None = None) -> None:
+                 prune_after: int | None = None, artifact_dir: Path | None = None) -> None:
         self.number = number
         self.seed = seed
+        self.artifact_dir = artifact_dir  # the per-trial folder the engine gives, if any
         self.prune_after = prune_after
         self.reports: list[tuple[int, float]] = []
         self.attrs: dict[str, Any] = {}

@@ -15,28 +15,14 @@ import pytest
 
 import spaces
 from objectives import DevData, KerasObjective, ObjectiveError, Pruned, _nn, get_metric, load_model
+from tests.objectives.conftest import RecordingTrial
 
 SMALL = {"layers": 1, "width": 16, "lr": 0.02, "batch_size": 32}
 
 
-class ArtifactTrial:
-    def __init__(self, directory: Path | None, seed: int | None = 0,
-                 prune_after: int | None = None) -> None:
-        self.number = 0
-        self.seed = seed
-        self.artifact_dir = directory
-        self.prune_after = prune_after
-        self.reports: list[tuple[int, float]] = []
-        self.attrs: dict[str, Any] = {}
-
-    def report(self, value: float, step: int) -> None:
-        self.reports.append((step, value))
-
-    def should_prune(self) -> bool:
-        return self.prune_after is not None and len(self.reports) >= self.prune_after
-
-    def set_attr(self, key: str, value: Any) -> None:
-        self.attrs[key] = value
+def artifact_trial(directory: Path | None, **kw: Any) -> RecordingTrial:
+    """The recording trial handle with a per-trial folder, as the engine gives one."""
+    return RecordingTrial(artifact_dir=directory, **kw)
 
 
 def objective(**kw: Any) -> KerasObjective:
@@ -75,7 +61,7 @@ def stopped(tmp_path_factory) -> dict[str, Any]:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     data = DevData(X, y.to_numpy(), "classification", classes=(0, 1))
     trial_dir = tmp_path_factory.mktemp("trial_00000")
-    trial = ArtifactTrial(trial_dir)
+    trial = artifact_trial(trial_dir)
     obj = objective(epochs=30, patience=2, final="best_trial")
     config = {**SMALL, "lr": 0.05, "width": 64, "scheduler": "plateau", "plateau_patience": 1}
     value = obj.evaluate(dict(config), data, trial, get_metric("log_loss"))
@@ -118,7 +104,7 @@ def test_the_callbacks_leave_history_checkpoint_and_tensorboard_events(stopped):
 @pytest.mark.slow
 def test_the_pruning_callback_stops_training(wine: DevData):
     pytest.importorskip("tensorflow")
-    trial = ArtifactTrial(None, prune_after=2)
+    trial = artifact_trial(None, prune_after=2)
     with pytest.raises(Pruned, match="after epoch 2"):
         objective(epochs=10).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
     assert len(trial.reports) == 2 and trial.attrs["epochs_trained"] == 2
@@ -178,4 +164,4 @@ def wrong_size_factory(config, n_inputs, n_outputs):
 def test_a_broken_factory_fails_the_trial_with_a_clear_reason(wine: DevData, factory, message):
     pytest.importorskip("tensorflow")
     with pytest.raises(ObjectiveError, match=message):
-        objective(model=factory).evaluate({}, wine, ArtifactTrial(None), get_metric("f1"))
+        objective(model=factory).evaluate({}, wine, artifact_trial(None), get_metric("f1"))

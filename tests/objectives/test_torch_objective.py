@@ -24,31 +24,15 @@ from objectives import (  # noqa: E402
     load_model,
 )
 from objectives._torch import load_network, mlp  # noqa: E402
+from tests.objectives.conftest import RecordingTrial  # noqa: E402
 
 #: a small, quick network: every test trains for a few epochs only
 SMALL = {"layers": 1, "width": 16, "lr": 0.01, "batch_size": 32}
 
 
-class ArtifactTrial:
+def artifact_trial(directory: Path | None, **kw: Any) -> RecordingTrial:
     """The recording trial handle with a per-trial folder, as the engine gives one."""
-
-    def __init__(self, directory: Path | None, seed: int | None = 0,
-                 prune_after: int | None = None) -> None:
-        self.number = 0
-        self.seed = seed
-        self.artifact_dir = directory
-        self.prune_after = prune_after
-        self.reports: list[tuple[int, float]] = []
-        self.attrs: dict[str, Any] = {}
-
-    def report(self, value: float, step: int) -> None:
-        self.reports.append((step, value))
-
-    def should_prune(self) -> bool:
-        return self.prune_after is not None and len(self.reports) >= self.prune_after
-
-    def set_attr(self, key: str, value: Any) -> None:
-        self.attrs[key] = value
+    return RecordingTrial(artifact_dir=directory, **kw)
 
 
 def objective(**kw: Any) -> TorchObjective:
@@ -74,7 +58,7 @@ def trial_dir(tmp_path: Path) -> Path:
 
 
 def test_a_trial_reports_every_epoch_and_returns_the_best(wine: DevData, trial_dir: Path):
-    trial = ArtifactTrial(trial_dir)
+    trial = artifact_trial(trial_dir)
     value = objective(epochs=5).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
     assert [step for step, _ in trial.reports] == [0, 1, 2, 3, 4]
     assert value == max(score for _, score in trial.reports)
@@ -88,7 +72,7 @@ def test_a_trial_reports_every_epoch_and_returns_the_best(wine: DevData, trial_d
 
 
 def test_the_pruner_stops_a_trial_after_the_epoch_it_says(wine: DevData, trial_dir: Path):
-    trial = ArtifactTrial(trial_dir, prune_after=2)
+    trial = artifact_trial(trial_dir, prune_after=2)
     with pytest.raises(Pruned, match="after epoch 2"):
         objective(epochs=10).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
     assert len(trial.reports) == 2
@@ -100,7 +84,7 @@ def test_the_pruner_stops_a_trial_after_the_epoch_it_says(wine: DevData, trial_d
 
 def test_early_stopping_restores_the_best_epoch(cancer: DevData, trial_dir: Path):
     config = {**SMALL, "lr": 0.05, "width": 64}
-    trial = ArtifactTrial(trial_dir)
+    trial = artifact_trial(trial_dir)
     obj = objective(epochs=60, patience=3, final="best_trial")
     value = obj.evaluate(dict(config), cancer, trial, get_metric("log_loss"))
     scores = [s for _, s in trial.reports]
@@ -117,7 +101,7 @@ def test_early_stopping_restores_the_best_epoch(cancer: DevData, trial_dir: Path
 
 
 def test_folds_report_each_fold_on_its_own_steps(iris: DevData):
-    trial = ArtifactTrial(None)
+    trial = artifact_trial(None)
     value = objective(epochs=3, folds=3).evaluate(dict(SMALL), iris, trial,
                                                   get_metric("accuracy"))
     assert [step for step, _ in trial.reports] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
@@ -131,7 +115,7 @@ def test_folds_report_each_fold_on_its_own_steps(iris: DevData):
 def test_scaling_is_fitted_on_the_training_part_only(diabetes: DevData, trial_dir: Path):
     import joblib
 
-    objective(epochs=1).evaluate(dict(SMALL), diabetes, ArtifactTrial(trial_dir),
+    objective(epochs=1).evaluate(dict(SMALL), diabetes, artifact_trial(trial_dir),
                                  get_metric("mae"))
     prep = joblib.load(trial_dir / "preprocess.joblib")
     train, valid = holdout_rows(diabetes)
@@ -149,7 +133,7 @@ def test_categorical_and_missing_values_are_encoded_inside_the_training_part():
     X.loc[::7, "x"] = np.nan
     y = np.where((X["colour"] == "red") ^ (X["x"].fillna(0) > 0), "yes", "no")
     data = DevData(X, y, "classification", classes=("no", "yes"))
-    trial = ArtifactTrial(None)
+    trial = artifact_trial(None)
     value = objective(epochs=3).evaluate(dict(SMALL), data, trial, get_metric("roc_auc"))
     assert 0.0 <= value <= 1.0
     model = objective(epochs=3).fit_final(dict(SMALL), data, 0)
@@ -175,7 +159,7 @@ def test_the_same_seed_gives_the_same_scores_and_leaves_torch_global_state_alone
     runs = []
     for seed in (0, 0, 1):
         torch.manual_seed(123)
-        trial = ArtifactTrial(None, seed=seed)
+        trial = artifact_trial(None, seed=seed)
         objective(epochs=4).evaluate(dict(config), iris, trial, get_metric("log_loss"))
         runs.append([s for _, s in trial.reports])
         assert torch.rand(1).item() == untouched  # as if the trial had drawn nothing
@@ -192,7 +176,7 @@ def test_refit_trains_on_everything_for_the_epochs_early_stopping_chose(
 ):
     config = {**SMALL, "scheduler": "plateau", "plateau_patience": 1, "factor": 0.5}
     obj = objective(epochs=30, patience=3)
-    obj.evaluate(dict(config), wine, ArtifactTrial(trial_dir), get_metric("log_loss"))
+    obj.evaluate(dict(config), wine, artifact_trial(trial_dir), get_metric("log_loss"))
     summary = json.loads((trial_dir / "summary.json").read_text())
     (run,) = summary["runs"]
     model = obj.fit_final(dict(config), wine, 0, trial_dir=trial_dir)
@@ -207,7 +191,7 @@ def test_refit_trains_on_everything_for_the_epochs_early_stopping_chose(
 
 def test_without_the_trial_folder_the_final_model_repeats_the_validation(wine: DevData):
     obj = objective(epochs=8, patience=2, final="best_trial")
-    trial = ArtifactTrial(None)
+    trial = artifact_trial(None)
     value = obj.evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
     model = obj.fit_final(dict(SMALL), wine, 0, trial_dir=None)  # no record: log_loss decides
     assert model.epochs_ >= 1
@@ -269,7 +253,7 @@ def wrong_input_factory(config, n_inputs, n_outputs):
 ])
 def test_a_broken_factory_fails_the_trial_with_a_clear_reason(wine: DevData, factory, message):
     with pytest.raises(ObjectiveError, match=message):
-        objective(model=factory).evaluate({}, wine, ArtifactTrial(None), get_metric("f1"))
+        objective(model=factory).evaluate({}, wine, artifact_trial(None), get_metric("f1"))
 
 
 def test_a_factory_gets_the_config_and_the_sizes(cancer: DevData):
@@ -281,7 +265,7 @@ def test_a_factory_gets_the_config_and_the_sizes(cancer: DevData):
                                    torch.nn.ReLU(), torch.nn.Linear(config["hidden"], n_outputs))
 
     objective(model=factory, epochs=2).evaluate({"hidden": 8, "lr": 0.01}, cancer,
-                                                ArtifactTrial(None), get_metric("roc_auc"))
+                                                artifact_trial(None), get_metric("roc_auc"))
     assert seen == {"config": {"hidden": 8, "lr": 0.01}, "n_inputs": 30, "n_outputs": 1}
 
 
@@ -331,7 +315,7 @@ def test_the_ready_made_space_fits_the_mlp_and_every_branch_trains(wine: DevData
         config = {k: v for k, v in base.items()
                   if k not in ("factor", "plateau_patience", "weight_decay")}
         config.update(branch, width=16)
-        trial = ArtifactTrial(None)
+        trial = artifact_trial(None)
         objective(epochs=2).evaluate(config, wine, trial, metric)
         assert len(trial.reports) == 2
 
@@ -354,4 +338,4 @@ def test_checks_name_the_parameter_or_argument(wine: DevData, diabetes: DevData,
         objective(model="resnet").check(wine, make_space({}), accuracy)
     with pytest.raises(ObjectiveError, match="config 'optimizer' must be one of adam, adamw, "
                                              "sgd. Got 'rmsprop' instead."):
-        objective().evaluate({"optimizer": "rmsprop"}, wine, ArtifactTrial(None), accuracy)
+        objective().evaluate({"optimizer": "rmsprop"}, wine, artifact_trial(None), accuracy)
