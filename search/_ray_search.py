@@ -49,6 +49,7 @@ from search._ray_trial import (
     VALUE,
 )
 from search._results import ABANDONED
+from search._trial import log_finished
 
 if TYPE_CHECKING:
     import optuna
@@ -185,13 +186,7 @@ class StoreSearch(OptunaSearch):  # type: ignore[misc]
         study = self._run_study
         finished = study.tell(trial, value, state=state) if state else study.tell(trial, value)
         self._completed_trials.add(trial_id)
-        log.info(
-            "trial %d %s value=%s params=%s",
-            finished.number,
-            finished.state.name,
-            finished.value,
-            finished.params,
-        )
+        log_finished(finished)
         self._on_finished(finished, lambda: study.get_trials(deepcopy=False))
 
     def _abandon(self, trial_id: str) -> None:

@@ -100,16 +100,11 @@ class ReportWriter(RunObserver):
         drawn = False
         try:
             conn.send(None)  # no more statuses: draw the last one and stop
-            while True:
-                while not conn.poll(0.2):
-                    if not helper.is_alive():
-                        raise EOFError
-                outcome, detail = conn.recv()
-                if outcome == "stopped":
-                    break
+            # recv raises EOFError once the helper is gone: the driver holds no copy of its end
+            while (answer := conn.recv())[0] != "stopped":
                 drawn = True
-                if outcome != "ok":
-                    print(f"report: not written ({detail}); see search.log", file=sys.stderr)
+                if answer[0] != "ok":
+                    print(f"report: not written ({answer[1]}); see search.log", file=sys.stderr)
         except (OSError, EOFError):
             if status is not None and not drawn:
                 self._write(status)

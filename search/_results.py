@@ -191,6 +191,9 @@ def _duration(trial: FrozenTrial) -> float | None:
 class ResultsWriter(RunObserver):
     """Keeps ``trials.csv`` and ``best.json`` in step with the store, throttled."""
 
+    #: the share of the run's time that rewriting the files may take, at most
+    BUDGET = 0.02
+
     def __init__(
         self,
         directory: Path,
@@ -210,9 +213,6 @@ class ResultsWriter(RunObserver):
     def due(self) -> bool:
         """Whether enough time passed since the last write (see :meth:`update`)."""
         return time.monotonic() - self._last >= self._wait
-
-    #: the share of the run's time that rewriting the files may take, at most
-    BUDGET = 0.02
 
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn) -> None:
         if self.due():

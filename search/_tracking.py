@@ -416,7 +416,9 @@ def _writer_main(config: dict[str, Any], inbox: Any, outbox: Any) -> None:
             return
 
 
-def _final_or_say(writer: _Writer, record: dict[str, Any], config: dict[str, Any], outbox: Any):
+def _final_or_say(
+    writer: _Writer, record: dict[str, Any], config: dict[str, Any], outbox: Any
+) -> None:
     """Log the final run; a failure is said once and the writer goes on to close."""
     try:
         log_final(config["uri"], writer.ids(), Path(config["directory"]), record)

@@ -41,14 +41,15 @@ class TrialTask:
 def run_trial(study: optuna.Study, trial: optuna.Trial, task: TrialTask) -> FrozenTrial:
     """Evaluate ``trial``, record its outcome in ``study`` and the log; return it finished."""
     finished = _evaluate(study, trial, task)
-    log.info(
-        "trial %d %s value=%s params=%s",
-        finished.number,
-        finished.state.name,
-        finished.value,
-        finished.params,
-    )
+    log_finished(finished)
     return finished
+
+
+def log_finished(trial: FrozenTrial) -> None:
+    """One line in ``search.log`` for a finished trial, whichever backend ran it."""
+    log.info(
+        "trial %d %s value=%s params=%s", trial.number, trial.state.name, trial.value, trial.params
+    )
 
 
 def _evaluate(study: optuna.Study, trial: optuna.Trial, task: TrialTask) -> FrozenTrial:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_port, run_cli, stop_session
 
 pytest.importorskip("optuna_dashboard")
 
@@ -39,12 +39,6 @@ study = Study(name="{name}", space=Space({{"x": Float(0.0, 1.0)}}), objective=ob
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(args: list[str | Path], cwd: Path, log: Path) -> subprocess.Popen[Any]:
     """``python -m search ARGS`` in the background, in its own session, output to ``log``."""
     return subprocess.Popen(
@@ -58,15 +52,7 @@ def start(args: list[str | Path], cwd: Path, log: Path) -> subprocess.Popen[Any]
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    stop_session(proc, signal.SIGINT)  # as Ctrl-C would
 
 
 def get(url: str) -> Any:

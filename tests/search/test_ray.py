@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 pytest.importorskip("ray.tune", reason="the Ray backend needs the ray extra")
 
 RAY = Path(sys.executable).with_name("ray")
@@ -31,12 +32,6 @@ RAY = Path(sys.executable).with_name("ray")
 class Cluster:
     address: str
     env: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -59,7 +54,7 @@ def cluster() -> Cluster:
     base = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths
     token = base / "auth_token"
     token.write_text(secrets.token_hex(32))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RAY_AUTH_MODE": "token",  # an explicit --address never turns token auth on by itself
@@ -179,7 +174,7 @@ study = Study(name="fn", space=Space({{"x": Float(-5, 5)}}), objective=objective
     ],
 )
 def test_bad_ray_flags_exit_2_with_one_line_and_write_nothing(flags, message, tmp_path):
-    closed = _free_port()
+    closed = free_port()
     study = write(tmp_path / "study.py", FN_STUDY.format(sleep=0, trials=2))
     args = [f.format(closed=closed) for f in flags]
     result = run_search(study, *args, "--results", tmp_path / "out", cwd=tmp_path)

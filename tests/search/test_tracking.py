@@ -6,8 +6,6 @@ import contextlib
 import csv
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli, stop_session
 
 pytest.importorskip("mlflow")
 #: MLflow's own SQLAlchemy models warn when the test reads the store with MlflowClient
@@ -74,12 +72,6 @@ study = Study(name="plain", space=Space({"x": Float(0.0, 1.0)}), objective=objec
 # -- a real MLflow server on 127.0.0.1 ---------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for(url: str, proc: subprocess.Popen[Any], timeout: float = 180) -> None:
     """Poll ``url`` until it answers 200; fail when the process dies or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
@@ -92,19 +84,6 @@ def wait_for(url: str, proc: subprocess.Popen[Any], timeout: float = 180) -> Non
                     return
         time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """Stop a process started in its own session, and the workers it started."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -140,7 +119,7 @@ def mlflow_server(store_uri: str, workdir: Path) -> Iterator[str]:
         wait_for(f"{url}/health", proc)
         yield url
     finally:
-        stop(proc)
+        stop_session(proc)
         log.close()
 
 
