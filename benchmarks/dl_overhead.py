@@ -124,8 +124,8 @@ def one_run(data: Any, arrays: tuple[np.ndarray, ...], epochs: int, width: int,
     import optuna
 
     from objectives import TorchObjective, get_metric
-    from search._store import open_store
-    from search._strategies import OptunaTrialHandle, make_pruner
+    from search.core._store import open_store
+    from search.core._strategies import OptunaTrialHandle, make_pruner
 
     study = optuna.create_study(storage=open_store(folder, shared=False), direction="maximize",
                                 pruner=make_pruner("median"))

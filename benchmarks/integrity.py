@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from search._cli import main as search_main
+from search.cli._parse import main as search_main
 
 DATASETS = ("breast_cancer", "wine", "digits")
 

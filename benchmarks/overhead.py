@@ -52,7 +52,7 @@ def run_raw(trials: int, sampler: str) -> tuple[float, float]:
 def run_ours(trials: int, sampler: str, tracking: bool) -> tuple[float, float]:
     import optuna
 
-    from search._store import open_store
+    from search.core._store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "search", str(HERE / "cheap_study.py"), "--trials",

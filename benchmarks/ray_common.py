@@ -50,7 +50,7 @@ def completions(folder: Path) -> list[float]:
     import optuna
 
     sys.path.insert(0, str(ROOT))
-    from search._store import open_store
+    from search.core._store import open_store
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_store(folder, shared=True)

@@ -10,11 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from search._data import BUNDLED, Data
-    from search._errors import TestSetAlreadyOpened, UserError
-    from search._sealed import Sealed
-    from search._study import Study
-    from search._studyfile import load_study_file
+    from search.core._data import BUNDLED, Data
+    from search.core._errors import TestSetAlreadyOpened, UserError
+    from search.core._sealed import Sealed
+    from search.core._study import Study
+    from search.core._studyfile import load_study_file
 
 __all__ = [
     "BUNDLED",
@@ -27,13 +27,13 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BUNDLED": "search._data",
-    "Data": "search._data",
-    "Sealed": "search._sealed",
-    "Study": "search._study",
-    "TestSetAlreadyOpened": "search._errors",
-    "UserError": "search._errors",
-    "load_study_file": "search._studyfile",
+    "BUNDLED": "search.core._data",
+    "Data": "search.core._data",
+    "Sealed": "search.core._sealed",
+    "Study": "search.core._study",
+    "TestSetAlreadyOpened": "search.core._errors",
+    "UserError": "search.core._errors",
+    "load_study_file": "search.core._studyfile",
 }
 
 

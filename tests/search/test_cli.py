@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search._cli import main
+from search.cli import main
 from tests.conftest import run_cli
 
 GOOD = """

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from search import Data, UserError
-from search._data import load_and_split
+from search.core._data import load_and_split
 
 
 def split(spec: Data, task: str = "classification", seed: int = 0, base_dir=None):

@@ -12,7 +12,7 @@ import pytest
 
 from objectives import get_metric, load_model
 from search import Data
-from search._data import load_and_split
+from search.core._data import load_and_split
 from tests.conftest import run_cli
 
 pytest.importorskip("torch")

@@ -7,16 +7,21 @@ import pandas as pd
 import pytest
 
 from search import Data
-from search._data import SplitData, fingerprint, load_and_split
-from search._leaks import check_leaks
-from search._sealed import Sealed
+from search.core._data import SplitData, fingerprint, load_and_split
+from search.core._sealed import Sealed
+from search.integrity._leaks import check_leaks
 from tests.conftest import run_cli
+
+
+def leaks_of(split: SplitData, spec: Data):
+    time = spec.time if isinstance(spec.time, str) else None
+    return check_leaks(split.dev, split.test, groups=spec.groups, time=time, seed=0)
 
 
 def findings(frame: pd.DataFrame, task: str = "classification", **data_args):
     spec = Data(frame, **data_args)
     split = load_and_split(spec, task=task, seed=0, base_dir=None)
-    return {f.kind: f.message for f in check_leaks(split, spec, seed=0)}
+    return {f.kind: f.message for f in leaks_of(split, spec)}
 
 
 def clean_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -71,7 +76,7 @@ def test_groups_shared_across_the_split_are_named():
     groups = np.repeat(np.arange(20), 5)
     spec = Data(frame.assign(g=groups), target="y", groups="g")
     good = load_and_split(spec, task="classification", seed=0, base_dir=None)
-    assert "shared_groups" not in {f.kind for f in check_leaks(good, spec, seed=0)}
+    assert "shared_groups" not in {f.kind for f in leaks_of(good, spec)}
     # a split made elsewhere that put group 3 on both sides
     X = frame.drop(columns="y")
     y = frame["y"].to_numpy()
@@ -83,7 +88,7 @@ def test_groups_shared_across_the_split_are_named():
                     groups=groups[test_rows]),
         dev_fingerprint=fingerprint(X.iloc[dev_rows], y[dev_rows]),
     )
-    found = {f.kind: f.message for f in check_leaks(bad, spec, seed=0)}
+    found = {f.kind: f.message for f in leaks_of(bad, spec)}
     assert "groups column 'g': 1 group ids are on both sides" in found["shared_groups"]
 
 

@@ -133,7 +133,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def store_states(folder: Path, name: str) -> dict[int, str]:
     import optuna
 
-    from search._store import open_store
+    from search.core._store import open_store
 
     study = optuna.load_study(study_name=name, storage=open_store(folder, shared=True))
     return {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
@@ -187,7 +187,7 @@ def test_the_sealed_test_part_refuses_rays_serializer(tmp_path):
     from ray import cloudpickle
 
     from search import Data
-    from search._data import load_and_split
+    from search.core._data import load_and_split
 
     split = load_and_split(Data("iris"), task="classification", seed=0, base_dir=tmp_path)
     with pytest.raises(TypeError, match="cannot be pickled"):
@@ -201,9 +201,9 @@ def test_the_sealed_test_part_refuses_rays_serializer(tmp_path):
 def test_the_searcher_tells_the_store_pruned_failed_and_complete_trials():
     import optuna
 
-    from search._local import Budget
-    from search._ray_search import StoreSearch
-    from search._ray_trial import ATTRS, CONFIG, NUMBER, OUTCOME, SCORE, STEP, VALUE
+    from search.backends._local import Budget
+    from search.backends.ray._search import StoreSearch
+    from search.backends.ray._trial import ATTRS, CONFIG, NUMBER, OUTCOME, SCORE, STEP, VALUE
     from spaces import Float, Space
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
@@ -243,8 +243,8 @@ def test_pruner_names_map_to_tune_schedulers():
         MedianStoppingRule,
     )
 
-    from search._local import Budget
-    from search._ray_search import StoreSearch, make_scheduler
+    from search.backends._local import Budget
+    from search.backends.ray._search import StoreSearch, make_scheduler
     from spaces import Float, Space
 
     study = optuna.create_study(direction="minimize")
@@ -320,7 +320,7 @@ def test_a_cluster_run_prunes_seals_and_evaluates_once(cluster, tmp_path):
     from sklearn.datasets import load_breast_cancer
 
     from search import Data
-    from search._data import load_and_split
+    from search.core._data import load_and_split
 
     study = write(tmp_path / "study.py", SPY_STUDY)
     out = tmp_path / "out"
@@ -486,7 +486,7 @@ def _finished(folder: Path) -> list[dict[str, str]]:
     """The finished trials in the store (trials.csv may lag behind a killed run)."""
     import optuna
 
-    from search._store import open_store
+    from search.core._store import open_store
 
     study = optuna.load_study(study_name=folder.name, storage=open_store(folder, shared=True))
     return [

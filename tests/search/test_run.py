@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from search import Data
-from search._data import load_and_split
+from search.core._data import load_and_split
 from tests.conftest import run_cli
 
 IRIS_STUDY = """

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from search import Data, TestSetAlreadyOpened
-from search._data import load_and_split
+from search.core._data import load_and_split
 
 
 @pytest.fixture

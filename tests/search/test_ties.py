@@ -8,14 +8,14 @@ import optuna
 import pytest
 from scipy import stats
 
-from search._results import best_record, selected_trial
-from search._ties import (
+from search.integrity._ties import (
     Preference,
     corrected_interval,
     corrected_p_value,
     correction,
     tied_with,
 )
+from search.watching._results import best_record, selected_trial
 from spaces import Float, Int, Space
 
 

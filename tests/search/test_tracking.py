@@ -370,7 +370,7 @@ def test_tracking_flags_exclude_each_other(write_study, tmp_path):
 
 def test_import_search_loads_no_mlflow_plotly_or_dashboard():
     code = (
-        "import sys, search, search._cli, search._run, search._tracking, search._report; "
+        "import sys, search, search.cli._parse, search.cli._run, search.watching._tracking, search.watching._report; "
         "print(sorted(m for m in ('mlflow', 'plotly', 'optuna_dashboard') if m in sys.modules))"
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,0 +1,65 @@
+"""The command line: ``python -m search``. Each command is a function of its parsed arguments.
+
+Only argparse loads before a command runs; a :class:`~search.core._errors.UserError` becomes one
+line on stderr and exit status 2, Ctrl-C exit status 130.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+
+from search.cli._parse import EXIT_USAGE, dashboard_parser, folder_parser, run_parser
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run the command and return its exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - map the user's errors to exit 2, one line
+        from search.core._errors import UserError
+
+        if isinstance(exc, UserError):
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_USAGE
+        raise
+
+
+def _dispatch(args: list[str]) -> int:
+    command = args[0] if args else None
+    if command == "final":
+        ns = folder_parser(
+            "final", "The final evaluation alone: open the test set once."
+        ).parse_args(args[1:])
+        from search.cli._run import run_final
+
+        return run_final(ns.folder)
+    if command == "show":
+        ns = folder_parser("show", "Leaderboard and best trial of a study.").parse_args(args[1:])
+        from search.watching._show import show
+
+        return show(ns.folder)
+    if command == "report":
+        ns = folder_parser(
+            "report", "Write RESULTS/NAME/report.html: the study's plots, one offline file."
+        ).parse_args(args[1:])
+        from search.watching._report import report
+
+        return report(ns.folder)
+    if command == "dashboard":
+        ns = dashboard_parser().parse_args(args[1:])
+        from search.watching._dashboard import serve
+
+        return serve(ns.results, ns.port)
+    ns = run_parser().parse_args(args)
+    from search.cli._run import run
+    from search.core._options import RunOptions
+
+    options = RunOptions(**{f.name: getattr(ns, f.name) for f in fields(RunOptions)})
+    return run(ns.study, options, args)

@@ -1,0 +1,113 @@
+"""The command line's parsers, built from the declared run options. Only argparse loads here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+DESCRIPTION = """\
+Honest hyperparameter search.
+
+  python -m search STUDY.py [options]    search, then the single final evaluation of the best model
+  python -m search final RESULTS/NAME    the final evaluation alone (after a run with --no-final)
+  python -m search show RESULTS/NAME     leaderboard and best trial in the terminal
+  python -m search report RESULTS/NAME   (re)write RESULTS/NAME/report.html
+  python -m search dashboard [RESULTS]   serve a live dashboard over the studies under RESULTS
+
+Runs are tracked in MLflow (default: sqlite:///RESULTS/mlflow.db; open it with
+`mlflow ui --backend-store-uri sqlite:///RESULTS/mlflow.db`).
+
+Exit status: 0 done; 2 wrong input (one line on stderr, nothing written); 130 interrupted
+(finished trials kept); 1 anything else."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with our one-line error format and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {self.prog}: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _argparse_type(parse: Any) -> Any:
+    """An argparse ``type`` from an option's parser (``ValueError`` -> argparse's error)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """``python -m search STUDY.py [options]``: one argument per declared run option."""
+    from search.core._options import RunOptions
+
+    p = Parser(
+        prog="python -m search",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("study", type=Path, help="the study file (a Python file defining `study`)")
+    groups: dict[str, Any] = {}
+    for f in fields(RunOptions):
+        meta = f.metadata
+        target: Any = p
+        if meta["group"]:
+            if meta["group"] not in groups:
+                groups[meta["group"]] = p.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
+        kwargs: dict[str, Any] = {"dest": f.name, "help": meta["help"], "default": f.default}
+        if meta["switch"] is not None:
+            target.add_argument(meta["flag"], action="store_const", const=meta["switch"], **kwargs)
+            continue
+        if meta["parse"] is not None:
+            kwargs["type"] = _argparse_type(meta["parse"])
+        if meta["choices"]:
+            kwargs["choices"] = meta["choices"]
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        target.add_argument(meta["flag"], **kwargs)
+    return p
+
+
+def folder_parser(command: str, help_text: str) -> argparse.ArgumentParser:
+    p = Parser(prog=f"python -m search {command}", description=help_text)
+    p.add_argument("folder", type=Path, metavar="RESULTS/NAME", help="a study's results folder")
+    return p
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {value}")
+    return value
+
+
+def dashboard_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="python -m search dashboard",
+        description="Serve optuna-dashboard over every study under RESULTS on 127.0.0.1, live "
+        "and read-only, and say how to open the MLflow UI on the same results.",
+    )
+    p.add_argument(
+        "results",
+        type=Path,
+        nargs="?",
+        default=Path("results"),
+        metavar="RESULTS",
+        help="the results root (default ./results)",
+    )
+    p.add_argument("--port", type=_port, help="port (default 8080 if free, else any free port)")
+    return p

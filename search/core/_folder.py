@@ -1,0 +1,82 @@
+"""The files of a results folder, named in one place, and how JSON files there are read and written.
+
+``RESULTS/NAME/`` holds one study; ``RESULTS/`` itself holds the MLflow store shared by the
+studies under it. Every module that reads or writes one of these files takes its name from here.
+A results file that cannot be read back (truncated, corrupt, not JSON) is a :class:`UserError`
+naming the file: exit 2, one line, instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from search.core._errors import UserError
+
+# --- RESULTS/NAME/ ------------------------------------------------------------------------------
+STUDY_JSON = "study.json"  # what the study is; written at start, updated
+TRIALS_CSV = "trials.csv"  # one row a trial, a view of the store
+BEST_JSON = "best.json"  # the best trial, its ties and the config selected for the final
+FINAL_JSON = "final.json"  # the final evaluation; its existence means the test was opened
+NESTED_JSON = "nested.json"  # the nested cross-validation estimate (--nested)
+MODEL_DIR = "model"  # the final model
+STORE_FILE = "study.journal"  # the Optuna journal: the source of truth
+LOG_FILE = "search.log"  # Optuna's and the framework's log
+REPORT_HTML = "report.html"  # the report
+TRIALS_DIR = "trials"  # files trials keep, one folder a trial
+RAY_LOG = "ray.log"  # Ray's own output (--backend ray)
+
+# --- RESULTS/ -----------------------------------------------------------------------------------
+MLFLOW_DB = "mlflow.db"  # the embedded MLflow store of every study under RESULTS
+MLFLOW_ARTIFACTS = "mlartifacts"  # its artifacts
+
+
+def trial_dir(directory: Path, number: int) -> Path:
+    """The folder of trial ``number``'s files in the study folder ``directory``."""
+    return directory / TRIALS_DIR / f"trial_{number:05d}"
+
+
+def now() -> str:
+    """The current time, as results files record it (UTC, ISO 8601, seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as JSON atomically (a temporary file, then a rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``; a file that is not valid JSON is a :class:`UserError` naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file; it is corrupt") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        what = "empty" if not text.strip() else f"not valid JSON ({exc.msg}, line {exc.lineno})"
+        raise UserError(f"{path}: {what}; the file is truncated or corrupt") from None
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A results file that holds one JSON object (study.json, best.json, final.json)."""
+    value = read_json(path)
+    if not isinstance(value, dict):
+        raise UserError(
+            f"{path}: holds a JSON {type(value).__name__}, not an object; the file is corrupt"
+        )
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

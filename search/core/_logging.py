@@ -1,0 +1,40 @@
+"""Send Optuna's, the framework's and Python warnings' logging to ``RESULTS/NAME/search.log``.
+
+The terminal keeps only the framework's own progress lines and errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from search.core._folder import LOG_FILE
+
+_FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
+
+
+def log_to_file(directory: Path) -> Path:
+    """Route the ``search`` and ``optuna`` loggers and warnings to a file in ``directory``."""
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    path = log_helper_to_file(directory)
+    optuna.logging.enable_propagation()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    return path
+
+
+def log_helper_to_file(directory: Path) -> Path:
+    """A process's logging and warnings go to ``search.log`` (once), never the terminal."""
+    path = directory / LOG_FILE
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_search_log", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler._search_log = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    return path

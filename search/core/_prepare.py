@@ -1,0 +1,171 @@
+"""Turn a :class:`Study` into checked parts before anything is written.
+
+Everything that can be wrong with the user's input is found here (space, objective, metric,
+data, their fit to each other), so that a bad study exits 2 with nothing written.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.core._data import SplitData, load_and_split
+from search.core._errors import UserError
+from search.core._folder import TRIALS_DIR
+from search.core._study import Study
+from search.core._trial import TrialTask
+from search.integrity._leaks import Finding, check_leaks
+from search.integrity._ties import Preference
+
+if TYPE_CHECKING:
+    from objectives import Metric, Objective
+    from spaces import Space
+
+
+@dataclass(frozen=True, eq=False)
+class Components:
+    """The resolved space, objective and metric of a study, and its direction."""
+
+    space: Space
+    objective: Objective
+    metric: Metric | None
+    direction: str
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A checked study, ready to run: components, seed, and the split data (if any)."""
+
+    study: Study
+    study_file: Path | None
+    parts: Components
+    seed: int
+    split: SplitData | None
+    sampler: Any
+    pruner: Any
+    prefer: Preference | None = None
+    leaks: tuple[Finding, ...] = ()
+
+    def task(self, directory: Path) -> TrialTask:
+        """What trials need: never the sealed part. ``directory`` is the study's folder."""
+        return TrialTask(
+            space=self.parts.space,
+            objective=self.parts.objective,
+            data=self.split.dev if self.split else None,
+            metric=self.parts.metric,
+            seed=self.seed,
+            artifacts=directory / TRIALS_DIR,
+        )
+
+
+def resolve(study: Study, base_dir: Path) -> Components:
+    """Resolve space, objective and metric; raise :class:`UserError` naming what is wrong."""
+    import spaces
+    from objectives import ObjectiveError, as_objective, get_metric
+
+    try:
+        space = _resolve_space(study.space, base_dir, spaces)
+    except spaces.SpaceError as exc:
+        raise UserError(f"space: {exc}") from None
+    try:
+        objective = as_objective(study.objective)
+        metric = get_metric(study.metric) if study.metric is not None else None
+    except ObjectiveError as exc:
+        raise UserError(f"objective: {exc}") from None
+    direction = metric.direction if metric is not None else study.direction
+    if metric is not None and study.direction not in (None, metric.direction):
+        raise UserError(
+            f"study: metric {metric.name} is to {metric.direction}, but direction is "
+            f"{study.direction!r}; drop direction"
+        )
+    if direction is None:
+        raise UserError("study: give a metric, or a direction for a plain function")
+    return Components(space=space, objective=objective, metric=metric, direction=direction)
+
+
+def _resolve_space(value: Any, base_dir: Path, spaces: Any) -> Space:
+    if isinstance(value, spaces.Space):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, dict):
+        return spaces.Space(value)  # type: ignore[no-any-return]
+    if isinstance(value, (str, Path)):
+        text = str(value)
+        if Path(text).suffix.lower() in (".yaml", ".yml", ".json"):
+            path = Path(text) if Path(text).is_absolute() else base_dir / text
+            return spaces.load(path)  # type: ignore[no-any-return]
+        return spaces.load(text)  # type: ignore[no-any-return]
+    raise UserError(
+        "study: space must be a spaces.Space, a mapping, a YAML/JSON file or a ready-made "
+        f"space name, but got {type(value).__name__}"
+    )
+
+
+def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -> Prepared:
+    """Resolve, load and split the data, and check that the objective can use them.
+
+    ``seed`` (a resumed study's recorded seed) wins over a missing study seed; a study without
+    any seed draws one here, once, and the run records it so that a resume splits alike.
+    """
+    from objectives import ObjectiveError
+
+    base_dir = study_file.parent if study_file else Path.cwd()
+    parts = resolve(study, base_dir)
+    effective = study.seed if study.seed is not None else seed
+    if effective is None:
+        effective = secrets.randbelow(2**31)
+    split = None
+    if study.data is not None:
+        if parts.metric is None:
+            raise UserError("study: a study with data needs a metric")
+        split = load_and_split(
+            study.data, task=parts.metric.task, seed=effective, base_dir=base_dir
+        )
+    if study.stop_below_noise:
+        from search.core._strategies import require
+
+        require("torch", "stop_below_noise (its Gaussian-process regret bound)", extra="torch")
+    if study.nested and (split is None or not parts.objective.can_fit_final):
+        raise UserError("study: nested needs data and an objective that can fit a final model")
+    leaks: tuple[Finding, ...] = ()
+    if split is not None and study.data is not None:
+        data = study.data
+        time = data.time if isinstance(data.time, str) else None
+        leaks = tuple(
+            check_leaks(split.dev, split.test, groups=data.groups, time=time, seed=effective)
+        )
+        if leaks and study.strict:
+            more = f" (and {len(leaks) - 1} more)" if len(leaks) > 1 else ""
+            raise UserError(f"leak check (strict): {leaks[0].message}{more}")
+    try:
+        parts.objective.check(split.dev if split else None, parts.space, parts.metric)  # type: ignore[arg-type]
+    except ObjectiveError as exc:
+        raise UserError(f"objective: {exc}") from None
+    from search.core._strategies import make_pruner, make_sampler
+
+    return Prepared(
+        study=study,
+        study_file=study_file,
+        parts=parts,
+        seed=effective,
+        split=split,
+        sampler=make_sampler(study.sampler, parts.space, effective),
+        pruner=make_pruner(study.pruner),
+        prefer=_preference(study, parts.space),
+        leaks=leaks,
+    )
+
+
+def _preference(study: Study, space: Space) -> Preference | None:
+    """The parsed ``prefer`` option, checked against the space's parameter names."""
+    if study.prefer is None:
+        return None
+    prefer = Preference.parse(study.prefer)
+    names = sorted({path.rsplit(".", 1)[-1] for path in space.paths()})
+    if prefer.param not in names:
+        raise UserError(
+            f"study: prefer names '{prefer.param}', which is not a parameter of the space "
+            f"({', '.join(names)})"
+        )
+    return prefer

@@ -1,0 +1,90 @@
+"""``study.json``: what a study is, written at start and updated; and the resume check."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.core._errors import UserError
+from search.core._folder import STUDY_JSON, now, read_json, write_json
+
+if TYPE_CHECKING:
+    from search.core._prepare import Prepared
+
+#: fields that must match for ``--resume`` to continue a study
+RESUME_KEYS = ("metric", "direction", "space", "objective", "data", "seed", "fingerprints")
+_PACKAGES = ("search", "optuna", "scikit-learn", "numpy", "pandas", "imbalanced-learn")
+
+
+def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, Any]:
+    """The ``study.json`` content for a run starting now."""
+    study, parts = prep.study, prep.parts
+    return {
+        "name": study.name,
+        "study_file": str(prep.study_file.resolve()) if prep.study_file else None,
+        "metric": parts.metric.name if parts.metric else None,
+        "direction": parts.direction,
+        "space": parts.space.to_dict(),
+        "objective": parts.objective.describe(),
+        "data": study.data.describe() if study.data else None,
+        "seed": prep.seed,
+        "seed_given": study.seed is not None,
+        "sampler": study.sampler,
+        "pruner": study.pruner,
+        "backend": backend,
+        "workers": study.workers,
+        "trials": study.trials,
+        "timeout": study.timeout,
+        "fingerprints": prep.split.fingerprints() if prep.split else None,
+        "leak_checks": [finding.to_dict() for finding in prep.leaks],
+        "versions": versions(),
+        "command": [Path(sys.executable).name, "-m", "search", *argv],
+        "created_at": now(),
+        "updated_at": now(),
+        "status": "running",
+        "runs": [],
+    }
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def check_resume(stored: dict[str, Any], fresh: dict[str, Any], directory: Path) -> None:
+    """Refuse to resume when the study on disk is not the study being run."""
+    import json
+
+    for key in RESUME_KEYS:
+        old, new = stored.get(key), fresh.get(key)
+        if json.dumps(old, sort_keys=True, default=str) != json.dumps(
+            new, sort_keys=True, default=str
+        ):
+            raise UserError(
+                f"{directory / STUDY_JSON}: cannot resume: the study's {key} differs from the "
+                f"stored one (stored {_short(old)}, now {_short(new)}); use another name or "
+                "--results folder for a different study"
+            )
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def update_record(directory: Path, **changes: Any) -> dict[str, Any]:
+    """Merge ``changes`` into ``study.json`` and stamp ``updated_at``."""
+    path = directory / STUDY_JSON
+    record = read_json(path)
+    record.update(changes)
+    record["updated_at"] = now()
+    write_json(path, record)
+    return record

@@ -1,0 +1,144 @@
+"""Optuna samplers and pruners by the names a study file or a flag uses."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.core._errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from spaces import Space
+
+
+def make_sampler(name: str, space: Space, seed: int) -> optuna.samplers.BaseSampler:
+    """The sampler called ``name``, seeded with ``seed``."""
+    import optuna
+
+    from spaces import SpaceError
+
+    samplers = optuna.samplers
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if name == "tpe":
+        return samplers.TPESampler(seed=seed)
+    if name == "random":
+        return samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        try:
+            grid = space.grid()
+        except SpaceError as exc:
+            raise UserError(f"sampler grid: {exc}") from None
+        return _AskTellGridSampler(grid, seed=seed)
+    if name == "cmaes":
+        require("cmaes", "CMA-ES")
+        return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "gp":
+        require("torch", "the GP sampler", extra="torch")
+        return samplers.GPSampler(seed=seed)
+    if name == "qmc":
+        return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2":
+        return samplers.NSGAIISampler(seed=seed)
+    raise UserError(f"unknown sampler {name!r}")
+
+
+def sampler_seed(seed: int, *, worker: int = 0, prior: int = 0) -> int:
+    """The seed of one sampler: worker ``worker`` of a run that starts with ``prior`` trials.
+
+    A fresh run keeps the study's seed (plus the worker's index), so one worker reproduces. A
+    resumed run derives a new seed from the study's seed and the trials already stored: with the
+    study's own seed its random draws would replay the first run's, and its first trials would
+    repeat configs the store already holds.
+    """
+    if prior == 0:
+        return seed + worker
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, worker, prior]).generate_state(1)[0])
+
+
+def _grid_sampler_class() -> type:
+    import optuna
+
+    class AskTellGridSampler(optuna.samplers.GridSampler):
+        """Optuna's grid sampler for an ask/tell loop.
+
+        Optuna's ``after_trial`` calls ``study.stop()`` once the grid is used up, which only
+        works inside ``study.optimize``; the trial loop asks ``is_exhausted`` itself instead.
+        """
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return AskTellGridSampler
+
+
+def _AskTellGridSampler(grid: dict[str, Any], seed: int) -> optuna.samplers.BaseSampler:
+    return _grid_sampler_class()(grid, seed=seed)  # type: ignore[no-any-return]
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """The pruner called ``name``; steps are folds or epochs."""
+    import optuna
+
+    pruners = optuna.pruners
+    if name in ("median", "median_stopping"):  # Optuna's median pruner: median stopping
+        return pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if name == "successive_halving":
+        return pruners.SuccessiveHalvingPruner()
+    if name == "hyperband":
+        return pruners.HyperbandPruner()
+    if name == "none":
+        return pruners.NopPruner()
+    raise UserError(f"unknown pruner {name!r}")
+
+
+def require(module: str, what: str, extra: str | None = None) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        hint = f"pip install 'search[{extra}]'" if extra else f"pip install {module}"
+        raise UserError(f"{what} needs the {module} package: {hint}")
+
+
+def trial_dir(artifacts: Path, number: int) -> Path:
+    """The folder of trial ``number``'s files under a study's ``trials/`` folder."""
+    return artifacts / f"trial_{number:05d}"
+
+
+def made_trial_dir(artifacts: Path | None, number: int) -> Path | None:
+    """A trial handle's ``artifact_dir``: the trial's folder, created on first use."""
+    if artifacts is None:
+        return None
+    path = trial_dir(artifacts, number)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class OptunaTrialHandle:
+    """An Optuna trial seen through the :class:`objectives.TrialHandle` protocol."""
+
+    __slots__ = ("_trial", "_artifacts", "number", "seed")
+
+    def __init__(self, trial: optuna.Trial, seed: int | None, artifacts: Path | None = None):
+        self._trial = trial
+        self._artifacts = artifacts
+        self.number = trial.number
+        self.seed = seed
+
+    @property
+    def artifact_dir(self) -> Path | None:
+        """This trial's folder under ``RESULTS/NAME/trials/``, created on first use."""
+        return made_trial_dir(self._artifacts, self.number)
+
+    def report(self, value: float, step: int) -> None:
+        self._trial.report(float(value), step)
+
+    def should_prune(self) -> bool:
+        return self._trial.should_prune()
+
+    def set_attr(self, key: str, value: Any) -> None:
+        self._trial.set_user_attr(key, value)

@@ -1,0 +1,114 @@
+"""The :class:`Study` a study file defines: what to search, on which data, with what budget."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from search.core._data import Data
+from search.core._errors import UserError
+from search.core._options import BACKENDS, PRUNERS, SAMPLERS
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True, eq=False)
+class Study:
+    """A hyperparameter search: space, objective, metric, data and budget.
+
+    ``space`` is a :class:`spaces.Space`, a mapping in the space-file format, a path to a YAML
+    or JSON space file (relative to the study file) or a ready-made space name. ``objective`` is
+    an :class:`objectives.Objective`, a scikit-learn estimator, Pipeline, class or class path, or
+    the user's own function. ``metric`` names the validation metric and so the direction; a
+    study without data may give ``direction`` instead. Run options (``trials``, ``timeout``,
+    ``sampler``, ``pruner``, ``backend``, ``workers``, per-trial resources, ``seed``) are
+    defaults that command-line flags override.
+
+    Integrity options: ``prefer`` picks, among the configs statistically tied with the best,
+    the one with the smallest (``"min:PARAM"``, or just ``"PARAM"``) or largest
+    (``"max:PARAM"``) value of a parameter for the final evaluation; ``strict`` turns leak
+    warnings into errors; ``stop_below_noise`` ends the search when the estimated room for
+    improvement falls below the cross-validation noise; ``nested`` (k >= 2) adds an outer
+    k-fold loop around the whole search for an unbiased estimate of the tuned pipeline.
+    """
+
+    name: str
+    space: Any
+    objective: Any
+    metric: Any = None
+    direction: str | None = None
+    data: Data | None = None
+    trials: int = 50
+    timeout: float | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    backend: str = "local"
+    workers: int = 1
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    seed: int | None = None
+    prefer: str | None = None
+    strict: bool = False
+    stop_below_noise: bool = False
+    nested: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise UserError(
+                f"study: name must be letters, digits, '_', '.', '-' (a folder name), "
+                f"but got {self.name!r}"
+            )
+        _check_int("trials", self.trials, low=1)
+        _check_int("workers", self.workers, low=1)
+        if self.seed is not None:
+            _check_int("seed", self.seed, low=0)
+        if self.timeout is not None:
+            _check_number("timeout", self.timeout, positive=True)
+        _check_number("cpus_per_trial", self.cpus_per_trial, positive=True)
+        _check_number("gpus_per_trial", self.gpus_per_trial, positive=False)
+        _check_choice("sampler", self.sampler, SAMPLERS)
+        _check_choice("pruner", self.pruner, PRUNERS)
+        _check_choice("backend", self.backend, BACKENDS)
+        if self.direction is not None:
+            _check_choice("direction", self.direction, ("maximize", "minimize"))
+        if self.data is not None and not isinstance(self.data, Data):
+            raise UserError(
+                f"study: data must be a search.Data, but got {type(self.data).__name__}"
+            )
+        if self.data is not None and self.metric is None:
+            raise UserError("study: a study with data needs a metric (e.g. metric='accuracy')")
+        if self.metric is None and self.direction is None:
+            raise UserError("study: give a metric, or a direction for a plain function")
+        if self.prefer is not None:
+            from search.integrity._ties import Preference
+
+            try:
+                Preference.parse(self.prefer)
+            except ValueError as exc:
+                raise UserError(f"study: {exc}") from None
+        if self.nested is not None:
+            _check_int("nested", self.nested, low=2)
+
+    def with_overrides(self, **overrides: Any) -> Study:
+        """A copy with the given run options replaced (``None`` values are ignored)."""
+        known = {f.name for f in fields(self)}
+        changes = {k: v for k, v in overrides.items() if v is not None and k in known}
+        return replace(self, **changes)
+
+
+def _check_int(name: str, value: Any, *, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise UserError(f"study: {name} must be an integer >= {low}, but got {value!r}")
+
+
+def _check_number(name: str, value: Any, *, positive: bool) -> None:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not ok or (value <= 0 if positive else value < 0):
+        bound = "> 0" if positive else ">= 0"
+        raise UserError(f"study: {name} must be a number {bound}, but got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UserError(f"study: {name} must be one of {', '.join(choices)}, but got {value!r}")

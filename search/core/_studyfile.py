@@ -1,0 +1,70 @@
+"""Execute a study file and return the :class:`Study` it defines."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import types
+from pathlib import Path
+
+from search.core._errors import UserError
+from search.core._study import Study
+
+#: the module name a study file runs under (so its functions pickle by reference in workers)
+STUDY_MODULE = "_search_study_file"
+#: packages whose errors are already worded for the user (no exception class name needed)
+_OURS = ("search", "spaces", "objectives")
+
+
+def load_study_file(path: str | Path) -> Study:
+    """Run the Python file at ``path`` and return its module-level ``study``.
+
+    Any exception while running the file is the user's: it becomes a :class:`UserError` naming
+    the file and line, so the command line exits 2 with one line instead of a traceback.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{file}: study file not found")
+    if file.suffix != ".py":
+        raise UserError(f"{file}: a study file is a Python file ending in .py")
+    source = file.read_text(encoding="utf-8")
+    try:
+        code = compile(source, str(file), "exec")
+    except SyntaxError as exc:
+        raise UserError(f"{file}:{exc.lineno}: {exc.msg}") from None
+    module = types.ModuleType(STUDY_MODULE)
+    module.__file__ = str(file.resolve())
+    sys.modules[STUDY_MODULE] = module
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - running the user's own study file is the point
+    except (UserError, ValueError) as exc:
+        own = isinstance(exc, UserError) or type(exc).__module__.split(".")[0] in _OURS
+        prefix = "" if own else f"{type(exc).__name__}: "
+        raise UserError(f"{file}:{_line_in(file, exc)}: {prefix}{_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the file is the user's input
+        raise UserError(
+            f"{file}:{_line_in(file, exc)}: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    study = module.__dict__.get("study")
+    if study is None:
+        raise UserError(f"{file}: defines no `study`; add `study = search.Study(...)`")
+    if not isinstance(study, Study):
+        raise UserError(
+            f"{file}: `study` must be a search.Study, but it is a {type(study).__name__}"
+        )
+    return study
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _line_in(file: Path, exc: BaseException) -> int | str:
+    """The line of ``file`` where ``exc`` was raised from (innermost frame in the file)."""
+    line: int | str = "?"
+    target = str(file)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == target and frame.lineno is not None:
+            line = frame.lineno
+    return line

@@ -1,0 +1,136 @@
+"""A live progress bar for a terminal: done/total, running, pruned, failed, best so far, ETA.
+
+Used when stdout is a terminal; elsewhere (CI, pipes, tests) :class:`ProgressPrinter` keeps
+writing one line per trial. Only new bests and failures print a line above the bar, so a long
+sweep stays readable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from search.core._observers import RunContext, RunObserver, TrialsFn
+from search.core._trials import best_trial
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+    from rich.console import Console
+
+_RECOUNT_S = 0.5  # count RUNNING trials in the store at most this often
+
+
+class LiveProgress(RunObserver):
+    """A rich progress bar that the engine advances as trials finish."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(highlight=False)
+        self.direction = "minimize"
+        self.best: tuple[float, int] | None = None
+        self.counts = {"PRUNED": 0, "FAIL": 0}
+        self._progress: Any = None
+        self._task: Any = None
+        self._running = 1
+        self._recounted = 0.0
+        self.workers = 1
+        self.total = 0
+        self.done = 0
+
+    def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        study = context.prep.study
+        self.direction = context.prep.parts.direction
+        best = best_trial(trials, self.direction)
+        if best is not None and best.value is not None:
+            self.best = (best.value, best.number)
+        for t in trials:
+            if t.state.name in self.counts:
+                self.counts[t.state.name] += 1
+        self.workers, self.total, self.done = study.workers, study.trials, context.trials_done
+        self._running = min(self.workers, max(self.total - self.done, 0))
+        if context.trials_done >= study.trials:
+            self.console.print(
+                f"search: the study already has {context.trials_done} of {study.trials} trials"
+            )
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._task = self._progress.add_task(
+            study.name, total=study.trials, completed=context.trials_done, status=self._status()
+        )
+        self._progress.start()
+
+    def trial_finished(self, trial: FrozenTrial, trials: TrialsFn | None = None) -> None:
+        from rich.markup import escape
+
+        if self._progress is None:
+            return
+        state = trial.state.name
+        self.done += 1
+        if state in self.counts:
+            self.counts[state] += 1
+        value = trial.value
+        if state == "COMPLETE" and value is not None and self._better(value):
+            self.best = (value, trial.number)
+            self.console.print(
+                f"trial {trial.number:>4} new best {value:.6g}  {_params(trial)}", markup=False
+            )
+        elif state == "FAIL":
+            error = escape(str(trial.user_attrs.get("error") or "failed"))
+            self.console.print(f"trial {trial.number:>4} [red]FAIL[/] {error}")
+        remaining = max(self.total - self.done, 0)
+        now = time.monotonic()
+        if self.workers == 1 or trials is None:
+            self._running = min(self.workers, remaining)
+        elif now - self._recounted >= _RECOUNT_S:
+            self._recounted = now
+            self._running = sum(t.state.name == "RUNNING" for t in trials())
+        self._progress.update(self._task, advance=1, status=self._status())
+
+    def search_ended(self, trials: Sequence[FrozenTrial], status: str) -> None:
+        if self._progress is None:
+            return
+        self._running = 0
+        self._progress.update(self._task, status=self._status())
+        self._progress.stop()
+        self._progress = None
+        if status != "finished":
+            self.console.print(f"search: {status}")
+
+    def _status(self) -> str:
+        best = f"best {self.best[0]:.6g} (#{self.best[1]})" if self.best else "best -"
+        return (
+            f"{self._running} running  {self.counts['PRUNED']} pruned  "
+            f"{self.counts['FAIL']} failed  {best}"
+        )
+
+    def _better(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best[0] if self.direction == "maximize" else value < self.best[0]
+
+
+def _params(trial: FrozenTrial) -> str:
+    shown = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+    )
+    return shown if len(shown) <= 100 else shown[:97] + "..."

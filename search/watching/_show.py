@@ -1,0 +1,149 @@
+"""``python -m search show RESULTS/NAME``: leaderboard and best trial in the terminal."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+from search.core._errors import UserError
+from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_json
+
+TOP = 10
+
+
+def show(directory: Path) -> int:
+    """Print the study's state counts, its top trials and its best trial."""
+    from rich.console import Console
+    from rich.table import Table
+
+    if not (directory / STUDY_JSON).is_file():
+        raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
+    record = read_json(directory / STUDY_JSON)
+    rows = _read_rows(directory / TRIALS_CSV)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
+    console.print(
+        f"[bold]{record['name']}[/]  metric {record['metric'] or '-'} ({record['direction']}), "
+        f"sampler {record['sampler']}, pruner {record['pruner']}, seed {record['seed']}: {counts}"
+    )
+    done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] != ""]
+    done.sort(key=lambda r: float(r["value"]), reverse=record["direction"] == "maximize")
+    params = [c for c in (rows[0].keys() if rows else []) if c.startswith("params_")]
+    best = read_json(directory / BEST_JSON) if (directory / BEST_JSON).is_file() else None
+    tied = {t["number"] for t in best["ties"]["tied"]} if best and best.get("ties") else set()
+    has_train = any(r.get("train_score") not in (None, "") for r in done)
+    table = Table(
+        title=f"top {min(TOP, len(done))} of {len(done)} complete trials (= tied with the best)"
+    )
+    columns = ["#", "value", *(["train", "overfit gap"] if has_train else []), "duration_s"]
+    for column in [*columns, *[_short(p[len("params_") :]) for p in params]]:
+        table.add_column(column, justify="right" if column != "#" else "left")
+    for row in done[:TOP]:
+        mark = "=" if int(row["number"]) in tied else " "
+        if best and int(row["number"]) == best["number"]:
+            mark = "*"
+        train = [_fmt(row["train_score"]), _fmt(row["overfit_gap"])] if has_train else []
+        table.add_row(
+            f"{mark}{row['number']}",
+            _fmt(row["value"]),
+            *train,
+            _fmt(row["duration_s"]),
+            *[_fmt(row[p]) for p in params],
+        )
+    console.print(table)
+    if best is not None:
+        spread = best.get("spread") or {}
+        interval = best.get("interval_95")
+        console.print(
+            f"best: trial {best['number']} value {_fmt(best['value'])}"
+            + (
+                f" ± {_fmt(spread['std'])} over {spread['n']} folds"
+                if spread.get("n", 0) > 1
+                else ""
+            )
+            + (f", 95% CI [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else "")
+            + f"  config {best['config']}"
+        )
+        _print_ties(console, best)
+    nested = record.get("nested")
+    if nested:
+        console.print(
+            f"nested: {nested['k']}-fold estimate of the tuned pipeline "
+            f"{_fmt(nested['outer_mean'])} ± {_fmt(nested['outer_std'])} (inner best mean "
+            f"{_fmt(nested['inner_best_mean'])}, optimism {_fmt(nested['optimism'])})"
+        )
+    if record.get("stopped_early"):
+        stop = record["stopped_early"]
+        console.print(f"stopped early after {stop['trials']} complete trials: regret bound "
+                      f"{_fmt(stop['regret_bound'])} <= CV noise {_fmt(stop['cv_error'])}")
+    if (directory / FINAL_JSON).is_file():
+        final = read_json(directory / FINAL_JSON)
+        if final.get("status") == "evaluated":
+            console.print(
+                f"final: test {final['metric']} {_fmt(final['test_value'])} "
+                f"(validation {_fmt(final['validation_value'])}), trial {final['trial']}, "
+                f"opened {final['opened_at']}"
+            )
+            gap = final.get("generalization_gap") or {}
+            if gap:
+                noise = gap.get("expected_noise")
+                console.print(
+                    f"gap: validation - test {_fmt(gap['gap'])}"
+                    + (f" (expected noise ± {_fmt(noise)})" if noise else "")
+                    + f": {gap['note']}"
+                )
+        else:
+            console.print(
+                f"final: the test set was opened at {final.get('opened_at')} "
+                "but no result was recorded"
+            )
+    else:
+        console.print("final: the test set is still sealed")
+    return 0
+
+
+def _print_ties(console: Any, best: dict[str, Any]) -> None:
+    ties = best.get("ties") or {}
+    if ties.get("note"):
+        console.print(f"ties: {ties['note']}")
+    elif ties:
+        numbers = ", ".join(f"#{t['number']}" for t in ties["tied"][:10])
+        more = f" (+{len(ties['tied']) - 10})" if len(ties["tied"]) > 10 else ""
+        console.print(
+            f"ties: {len(ties['tied'])} of {ties['compared']} other configs are statistically "
+            f"tied with the best (alpha {ties['alpha']}, {ties['method']})"
+            + (f": {numbers}{more}" if numbers else "")
+        )
+    selected = best.get("selected")
+    if selected and selected["number"] != best["number"]:
+        console.print(
+            f"selected for the final evaluation: trial {selected['number']} "
+            f"({selected['rule']})  config {selected['config']}"
+        )
+
+
+def _short(path: str) -> str:
+    """``model.svm.C`` -> ``svm.C``: the option and the name, enough to tell columns apart."""
+    return ".".join(path.split(".")[-2:])
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _fmt(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:.6g}"
