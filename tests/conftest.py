@@ -60,3 +60,13 @@ def stop_session(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def stored_trials(folder: Path) -> list[Any]:
+    """The trials of the study in ``folder``, read back from its journal by Optuna itself."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+    return optuna.load_study(study_name=folder.name, storage=storage).get_trials(deepcopy=False)

@@ -23,11 +23,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - map the user's errors to exit 2, one line
-        from search.core._errors import UserError
+        from search.core._errors import RunError, UserError
 
         if isinstance(exc, UserError):
             sys.stderr.write(f"error: {exc}\n")
             return EXIT_USAGE
+        if isinstance(exc, RunError):
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
         raise
 
 

@@ -24,3 +24,8 @@ class TestSetAlreadyOpened(UserError):
             f"{ledger}: the test set of this study was already opened; it is opened exactly "
             "once (the first result is kept)"
         )
+
+
+class RunError(Exception):
+    """The run could not go on (its workers cannot start, a final fit failed): exit status 1,
+    with one line that says why, and every finished trial kept."""

@@ -1,19 +1,24 @@
-"""The final evaluation: refit the best config on all development data, open the test once.
+"""The final evaluation: refit the selected config on all development data, open the test once.
 
-The framework, not the objective, scores the final model on the sealed test part. The
-opening is recorded in ``final.json`` before the test rows are handed out (see
+The model is fitted in a trial worker, like every trial, so the objective's code never runs
+next to the sealed test part; it comes back to the driver, which alone scores it on the test
+rows. The opening is recorded in ``final.json`` before the test rows are handed out (see
 :meth:`Sealed._open`), so a crash between opening and scoring still counts as an opening.
+A trial's saved files (a checkpoint to reuse) are handed to the fit only when each still has
+the sha256 the store recorded when the trial wrote it.
 """
 
 from __future__ import annotations
 
-import time
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.core._errors import TestSetAlreadyOpened, UserError
-from search.core._folder import FINAL_JSON, MODEL_DIR, now, read_json, trial_dir, write_json
-from search.core._trials import best_trial, spread
+from search.core._channel import Fit
+from search.core._errors import RunError, TestSetAlreadyOpened, UserError
+from search.core._folder import FINAL_JSON, MODEL_DIR, now, read_record, trial_dir, write_json
+from search.core._trials import FILES, best_trial, spread
+from search.core._worker import file_digests
 from search.integrity._gap import generalization_gap, test_standard_error
 from search.integrity._ties import fold_scores, selected_trial
 
@@ -21,52 +26,104 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from objectives import Metric
+    from search.core._pool import WorkerPool
     from search.core._prepare import Prepared
 
 
-def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path) -> dict[str, Any]:
-    """Refit, open the sealed test, score, save the model; return what ``final.json`` holds."""
-    from objectives import classification_report, regression_report
+class FinalFitError(RunError):
+    """The final model could not be fitted; the test set stays sealed."""
 
-    parts = prep.parts
-    metric = parts.metric
-    if prep.split is None or metric is None:
+
+def final_evaluation(
+    prep: Prepared, trials: list[FrozenTrial], directory: Path, pool: WorkerPool, retries: int
+) -> dict[str, Any]:
+    """Refit, open the sealed test, score, save the model; return what ``final.json`` holds."""
+    _check_can_evaluate(prep, directory)
+    top = best_trial(trials, prep.parts.direction)
+    if top is None:
+        raise UserError(f"{directory}: no trial completed, so there is no best config to evaluate")
+    best = selected_trial(top, trials, prep.parts.space, prep.prefer)
+    config = prep.parts.space.config_from_params(best.params)
+    kept = verified_trial_dir(best, directory)
+    fitted = pool.call(Fit(config, kept), retries)
+    if fitted.error is not None or fitted.model is None:
+        raise FinalFitError(
+            f"final: fitting trial {best.number}'s config failed: {fitted.error}; the test set "
+            "stays sealed (see search.log)"
+        )
+    model = pickle.loads(fitted.model)  # noqa: S301 - pickled by our own worker
+    record = _opening_record(prep, top, best, config)
+    return _open_and_score(prep, directory, model, best, record, fitted.seconds)
+
+
+def _check_can_evaluate(prep: Prepared, directory: Path) -> None:
+    if prep.split is None or prep.parts.metric is None:
         raise UserError("final: this study has no data, so it has no test set to evaluate on")
-    if not parts.objective.can_fit_final:
+    if not prep.parts.objective.can_fit_final:
         raise UserError(
             "final: the objective cannot fit a final model; give FunctionObjective(fit=...) "
             "or run with --no-final"
         )
     if (directory / FINAL_JSON).exists():
         raise TestSetAlreadyOpened.at(directory / FINAL_JSON)
-    top = best_trial(trials, parts.direction)
-    if top is None:
-        raise UserError(f"{directory}: no trial completed, so there is no best config to evaluate")
-    best = selected_trial(top, trials, parts.space, prep.prefer)
-    config = parts.space.config_from_params(best.params)
-    started = time.perf_counter()
-    kept = trial_dir(directory, best.number)
-    model = parts.objective.fit_final(
-        config, prep.split.dev, prep.seed, trial_dir=kept if kept.is_dir() else None
-    )
-    fit_seconds = time.perf_counter() - started
-    record: dict[str, Any] = {
+
+
+def verified_trial_dir(trial: FrozenTrial, directory: Path) -> Path | None:
+    """The trial's folder, if every file in it is the one the trial wrote; else ``None`` or an
+    error naming the file that changed."""
+    folder = trial_dir(directory, trial.number)
+    if not folder.is_dir():
+        return None
+    recorded = trial.system_attrs.get(FILES)
+    if not isinstance(recorded, dict):
+        return None  # no digests recorded: the files are not used, the model is refitted
+    found = file_digests(folder)
+    for name in sorted(set(recorded) | set(found)):
+        if recorded.get(name) != found.get(name):
+            state = "is missing" if name not in found else (
+                "was not written by the trial" if name not in recorded else "changed"
+            )
+            raise UserError(
+                f"{folder / name}: {state} since trial {trial.number} finished (its sha256 is "
+                "recorded in the store); the trial's files are not loaded. Restore the file or "
+                "remove the trial's folder to refit from scratch"
+            )
+    return folder
+
+
+def _opening_record(
+    prep: Prepared, top: FrozenTrial, best: FrozenTrial, config: dict[str, Any]
+) -> dict[str, Any]:
+    rule = "best validation value"
+    if prep.prefer is not None:
+        rule = f"prefer {prep.prefer} among the configs tied with the best"
+    return {
         "trial": best.number,
         "best_trial": top.number,
-        "selected_by": (
-            "best validation value"
-            if prep.prefer is None
-            else f"prefer {prep.prefer} among the configs tied with the best"
-        ),
+        "selected_by": rule,
         "params": dict(best.params),
         "config": config,
         "validation_value": best.value,
         "validation_spread": spread(fold_scores(best)),
-        "metric": metric.name,
-        "direction": parts.direction,
+        "metric": prep.parts.metric.name,  # type: ignore[union-attr]
+        "direction": prep.parts.direction,
     }
-    X_test, y_test = prep.split.test._open(directory / FINAL_JSON, record)
-    classes = list(prep.split.dev.classes)
+
+
+def _open_and_score(
+    prep: Prepared,
+    directory: Path,
+    model: Any,
+    best: FrozenTrial,
+    record: dict[str, Any],
+    fit_seconds: float,
+) -> dict[str, Any]:
+    from objectives import classification_report, regression_report
+
+    split, metric = prep.split, prep.parts.metric
+    assert split is not None and metric is not None  # checked by _check_can_evaluate
+    X_test, y_test = split.test._open(directory / FINAL_JSON, record)
+    classes = list(split.dev.classes)
     test_value = metric.score(model, X_test, y_test, classes=classes)
     gap = _gap(prep, metric, best, model, X_test, y_test, classes, test_value)
     per_class = None
@@ -79,7 +136,7 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
         )
     else:
         report = regression_report(model, X_test, y_test)
-    saved = parts.objective.save_model(model, directory / MODEL_DIR)
+    saved = prep.parts.objective.save_model(model, directory / MODEL_DIR)
     record.update(
         {
             "status": "evaluated",
@@ -87,14 +144,14 @@ def final_evaluation(prep: Prepared, trials: list[FrozenTrial], directory: Path)
             "test_metrics": report,
             "classification_report": per_class,
             "generalization_gap": gap,
-            "test_fingerprint": prep.split.test.fingerprint.to_dict(),
-            "test_rows": len(prep.split.test),
+            "test_fingerprint": split.test.fingerprint.to_dict(),
+            "test_rows": len(split.test),
             "model_files": [str(p.relative_to(directory)) for p in saved],
             "fit_seconds": round(fit_seconds, 3),
             "evaluated_at": now(),
         }
     )
-    opened_at = read_json(directory / FINAL_JSON).get("opened_at")
+    opened_at = read_record(directory / FINAL_JSON).get("opened_at")
     write_json(directory / FINAL_JSON, {"opened_at": opened_at, **record})
     return record
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.core._channel import Setup
 from search.core._data import SplitData, load_and_split
 from search.core._errors import UserError
-from search.core._folder import TRIALS_DIR
 from search.core._study import Study
-from search.core._trial import TrialTask
+from search.core._task import TrialTask
 from search.integrity._leaks import Finding, check_leaks
+from search.integrity._stopping import NoiseStop
 from search.integrity._ties import Preference
 
 if TYPE_CHECKING:
@@ -48,16 +49,29 @@ class Prepared:
     prefer: Preference | None = None
     leaks: tuple[Finding, ...] = ()
 
-    def task(self, directory: Path) -> TrialTask:
-        """What trials need: never the sealed part. ``directory`` is the study's folder."""
+    @property
+    def can_evaluate(self) -> bool:
+        """Whether there is a test part and a final model to score on it."""
+        return self.split is not None and self.parts.objective.can_fit_final
+
+    def task(self, directory: Path | None) -> TrialTask:
+        """What trials need, never the sealed part; trials keep files under ``directory``."""
         return TrialTask(
-            space=self.parts.space,
             objective=self.parts.objective,
             data=self.split.dev if self.split else None,
             metric=self.parts.metric,
             seed=self.seed,
-            artifacts=directory / TRIALS_DIR,
+            directory=directory,
         )
+
+    def setup(self, directory: Path, threads: int | None) -> Setup:
+        """The first message to each worker: the task, pickled once, and its thread limit."""
+        directory = directory.resolve()  # workers may run in another folder, or machine
+        return Setup(task=self.task(directory).pickled(), threads=threads, log_dir=directory)
+
+    def stop_rule(self) -> NoiseStop | None:
+        """The rule that may end the search before its budget (``--stop-below-noise``)."""
+        return NoiseStop(seed=self.seed) if self.study.stop_below_noise else None
 
 
 def resolve(study: Study, base_dir: Path) -> Components:

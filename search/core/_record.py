@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import sys
 from importlib import metadata
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.core._errors import UserError
-from search.core._folder import STUDY_JSON, now, read_json, write_json
+from search.core._folder import STUDY_JSON, now, read_record, write_json
 
 if TYPE_CHECKING:
     from search.core._prepare import Prepared
@@ -25,6 +26,7 @@ def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, 
     return {
         "name": study.name,
         "study_file": str(prep.study_file.resolve()) if prep.study_file else None,
+        "study_file_sha256": file_sha256(prep.study_file) if prep.study_file else None,
         "metric": parts.metric.name if parts.metric else None,
         "direction": parts.direction,
         "space": parts.space.to_dict(),
@@ -83,8 +85,32 @@ def _short(value: Any) -> str:
 def update_record(directory: Path, **changes: Any) -> dict[str, Any]:
     """Merge ``changes`` into ``study.json`` and stamp ``updated_at``."""
     path = directory / STUDY_JSON
-    record = read_json(path)
+    record = read_record(path)
     record.update(changes)
     record["updated_at"] = now()
     write_json(path, record)
     return record
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_study_file(stored: dict[str, Any], study_file: Path, directory: Path) -> None:
+    """Refuse a study file that is not the one the study was run with.
+
+    A results folder is data: ``final`` and ``--resume`` must not run other code than the
+    user ran, even if ``study.json`` names another file or the file was changed since.
+    """
+    recorded = stored.get("study_file_sha256")
+    if recorded is None:
+        return  # recorded by a version that kept no digest
+    if not study_file.is_file():
+        raise UserError(f"{study_file}: the study file of {directory} is gone")
+    if file_sha256(study_file) != recorded:
+        raise UserError(
+            f"{study_file}: the study file changed since {directory / STUDY_JSON} recorded it "
+            f"(sha256 {recorded[:12]}...); restore it, or run the changed study under another "
+            "name (flags such as --trials override the file without editing it)"
+        )

@@ -1,15 +1,20 @@
 """The study store: an Optuna journal file under ``RESULTS/NAME/``, embedded, with no server.
 
-Optuna's own journal backend locks, re-reads and fsyncs the file on every operation, which
-roughly doubles the cost of a cheap trial. A run with one process is the only writer (the run
-lock guarantees it), so :class:`_SingleWriterBackend` keeps the log in memory and appends each
-batch to the file with one ``write`` (in the kernel's cache at once, so a killed process loses
-nothing it wrote). Several worker processes share the file through Optuna's locked backend.
-Both write the same format, which ``optuna-dashboard`` and a resumed run read.
+One process writes it: the run's driver, which holds the study's run lock (:func:`run_lock`)
+from before anything is checked until the run ends. Trials run elsewhere and send what they
+learn to the driver, so no other process ever opens the store for writing. The writer keeps the
+log in memory and appends each batch to the file with one ``write`` (in the kernel's cache at
+once, so a killed driver loses nothing it wrote); a tail left half-written by a machine crash is
+cut, under the run lock, before the first trial.
+
+Readers (``show``, ``report``, the dashboard) open the file with :func:`read_store`: they read
+it as it grows, skip a last line still being written, and never write, create or repair it.
+Both sides use Optuna's journal format, which ``optuna-dashboard`` and Optuna itself read.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -22,37 +27,37 @@ from search.core._errors import UserError
 from search.core._folder import STORE_FILE
 
 if TYPE_CHECKING:
-    from optuna.storages import BaseStorage
-
-
-RUN_LOCK = ".run.lock"
-SLOT_LOCK = ".slot.lock"
-
-
-def open_store(directory: Path, *, shared: bool) -> BaseStorage:
-    """The journal storage of the study in ``directory``; ``shared`` for several processes."""
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+
+def open_store(directory: Path) -> JournalStorage:
+    """The driver's store of the study in ``directory``; call it holding the run lock."""
+    from optuna.storages import JournalStorage
 
     path = directory / STORE_FILE
     _repair_torn_tail(path)
-    if shared:
-        backend: Any = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
-    else:
-        backend = _single_writer_backend(path)
-    return JournalStorage(backend)
+    return JournalStorage(_writer_backend(path))
 
 
-def _single_writer_backend(path: Path) -> Any:
-    from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
+def read_store(path: Path) -> JournalStorage:
+    """A read-only view of the journal at ``path``; it follows the file as it grows."""
+    from optuna.storages import JournalStorage
 
-    class _SingleWriterBackend(BaseJournalBackend):
-        """Journal log held in memory, appended to the file with one write per batch."""
+    return JournalStorage(_reader_backend(path))
+
+
+class ReadOnlyStore(RuntimeError):
+    """A reader of the store was asked to write."""
+
+
+def _writer_backend(path: Path) -> Any:
+    from optuna.storages.journal import BaseJournalBackend
+
+    class SingleWriterJournal(BaseJournalBackend):
+        """The journal held in memory, appended to the file with one write per batch."""
 
         def __init__(self) -> None:
-            self._logs: list[dict[str, Any]] = (
-                list(JournalFileBackend(str(path)).read_logs(0)) if path.exists() else []
-            )
+            self._logs: list[dict[str, Any]] = list(_read_lines(path, 0)[0])
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
         def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
@@ -72,7 +77,53 @@ def _single_writer_backend(path: Path) -> Any:
                 except OSError:
                     pass
 
-    return _SingleWriterBackend()
+    return SingleWriterJournal()
+
+
+def _reader_backend(path: Path) -> Any:
+    from optuna.storages.journal import BaseJournalBackend
+
+    class ReadOnlyJournal(BaseJournalBackend):
+        """Reads complete lines as the file grows; refuses to write."""
+
+        def __init__(self) -> None:
+            self._logs: list[dict[str, Any]] = []
+            self._offset = 0
+
+        def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+            new, self._offset = _read_lines(path, self._offset)
+            self._logs.extend(new)
+            return self._logs[log_number_from:]
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            raise ReadOnlyStore(f"{path}: opened read-only; only the run's driver writes it")
+
+    return ReadOnlyJournal()
+
+
+def _read_lines(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """The complete lines of ``path`` from byte ``offset``, and the offset after the last one.
+
+    A last line without its newline is still being written (or was torn by a crash): it is
+    left for the next read. Any other line that is not JSON is a corrupt store.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    logs = []
+    for number, line in enumerate(data[:end].splitlines(), start=1):
+        try:
+            logs.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise UserError(
+                f"{path}: line {number} after byte {offset} is not a journal entry; the store "
+                "is corrupt"
+            ) from None
+    return logs, offset + end
 
 
 def _repair_torn_tail(path: Path) -> None:
@@ -89,31 +140,55 @@ def _repair_torn_tail(path: Path) -> None:
 
 @contextmanager
 def run_lock(directory: Path) -> Iterator[None]:
-    """Hold the study's run lock: one run of a study at a time, across processes."""
-    path = directory / RUN_LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold the study's run lock: one run of a study at a time, across processes.
+
+    The lock is the study folder itself (``flock`` on the directory), so taking it writes no
+    file: a run that loses the race, or stops at a check, leaves nothing behind. The folder is
+    created when missing (with its missing parents), and removed again on the way out if
+    nothing was written in it. A folder that cannot be made or used is a :class:`UserError`.
+    """
+    created = _make_folder(directory)
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise UserError(f"{directory}: cannot be opened as a results folder ({_why(exc)})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             raise UserError(
-                f"{directory}: this study is being run by another process (pid {holder}); "
-                "wait for it to finish"
+                f"{directory}: this study is being run by another process; wait for it to "
+                "finish or give another --results folder"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)
+        for folder in created:
+            try:
+                folder.rmdir()  # only when nothing was written in it
+            except OSError:
+                break
 
 
-@contextmanager
-def slot_lock(directory: Path) -> Iterator[None]:
-    """Serialise 'count the trials, then start one' across worker processes."""
-    fd = os.open(directory / SLOT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+def _make_folder(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; the ones created, deepest first."""
+    missing = []
+    for folder in [directory, *directory.parents]:
+        if folder.exists():
+            break
+        missing.append(folder)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{directory}: cannot create the results folder ({_why(exc)})") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UserError(f"{directory}: the results folder is not writable")
+    return missing
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.ENOTDIR:
+        return "a file stands where a folder is needed"
+    if exc.errno == errno.EEXIST:
+        return "a file of that name exists"
+    return exc.strerror or type(exc).__name__

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.core._errors import UserError
@@ -102,43 +101,3 @@ def require(module: str, what: str, extra: str | None = None) -> None:
     if importlib.util.find_spec(module) is None:
         hint = f"pip install 'search[{extra}]'" if extra else f"pip install {module}"
         raise UserError(f"{what} needs the {module} package: {hint}")
-
-
-def trial_dir(artifacts: Path, number: int) -> Path:
-    """The folder of trial ``number``'s files under a study's ``trials/`` folder."""
-    return artifacts / f"trial_{number:05d}"
-
-
-def made_trial_dir(artifacts: Path | None, number: int) -> Path | None:
-    """A trial handle's ``artifact_dir``: the trial's folder, created on first use."""
-    if artifacts is None:
-        return None
-    path = trial_dir(artifacts, number)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-class OptunaTrialHandle:
-    """An Optuna trial seen through the :class:`objectives.TrialHandle` protocol."""
-
-    __slots__ = ("_trial", "_artifacts", "number", "seed")
-
-    def __init__(self, trial: optuna.Trial, seed: int | None, artifacts: Path | None = None):
-        self._trial = trial
-        self._artifacts = artifacts
-        self.number = trial.number
-        self.seed = seed
-
-    @property
-    def artifact_dir(self) -> Path | None:
-        """This trial's folder under ``RESULTS/NAME/trials/``, created on first use."""
-        return made_trial_dir(self._artifacts, self.number)
-
-    def report(self, value: float, step: int) -> None:
-        self._trial.report(float(value), step)
-
-    def should_prune(self) -> bool:
-        return self._trial.should_prune()
-
-    def set_attr(self, key: str, value: Any) -> None:
-        self._trial.set_user_attr(key, value)

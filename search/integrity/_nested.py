@@ -4,100 +4,90 @@ The best validation score of a search is optimistic: it is the maximum of many n
 estimates (Cawley & Talbot 2010). Nested CV repeats the *whole* tuned procedure — search on the
 outer training part, refit the winner there, score it on the held-out outer fold — so the
 outer scores estimate how well the tuning procedure generalises. It runs on the development
-data only; the sealed test stays untouched. Inner searches use an in-memory Optuna store.
+data only; the sealed test stays untouched. How a search runs and how a model is fitted and
+scored are the engine's business: this module is handed both and keeps the statistics.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from search.backends._local import Budget, trial_loop
-from search.core._errors import UserError
-from search.core._folder import NESTED_JSON, write_json
-from search.core._trial import TrialTask
-from search.core._trials import best_trial
 from search.integrity._ties import corrected_interval
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    import numpy as np
 
-    from search.core._prepare import Prepared
+    from objectives import DevData
 
 
-def nested_cv(prep: Prepared, k: int, directory: Path) -> dict[str, Any]:
-    """Run ``k`` outer folds of the whole search; write and return ``nested.json``."""
-    import optuna
+@dataclass(frozen=True)
+class InnerBest:
+    """The best config an inner search found: its trial number, value and config."""
 
+    number: int
+    value: float
+    config: dict[str, Any]
+
+
+#: search the given rows of the development data; the best found (``index``: the outer fold)
+InnerSearch = Callable[["np.ndarray", int], InnerBest]
+#: fit a config on the first rows and score it on the second
+FitScore = Callable[[dict[str, Any], "np.ndarray", "np.ndarray"], float]
+
+
+def nested_cv(
+    dev: DevData,
+    k: int,
+    seed: int,
+    *,
+    metric: str,
+    direction: str,
+    search: InnerSearch,
+    fit_score: FitScore,
+    on_fold: Callable[[dict[str, Any]], None] = lambda fold: None,
+) -> dict[str, Any]:
+    """Run ``k`` outer folds of the whole search; return what ``nested.json`` holds."""
     from objectives import cv_splitter
-    from search.core._strategies import make_pruner, make_sampler
 
-    parts, study = prep.parts, prep.study
-    if prep.split is None or parts.metric is None:
-        raise UserError("nested: nested cross-validation needs a study with data and a metric")
-    if not parts.objective.can_fit_final:
-        raise UserError("nested: the objective cannot fit a model on a training part")
-    dev, metric = prep.split.dev, parts.metric
-    splits = list(cv_splitter(dev, k, prep.seed).split(dev.X, dev.y, dev.groups))
     folds: list[dict[str, Any]] = []
+    splits = list(cv_splitter(dev, k, seed).split(dev.X, dev.y, dev.groups))
     for index, (train, held_out) in enumerate(splits):
-        inner = dev.subset(train)
-        outer = dev.subset(held_out)
-        opt = optuna.create_study(
-            direction=parts.direction,  # type: ignore[arg-type]
-            sampler=make_sampler(study.sampler, parts.space, prep.seed + 1 + index),
-            pruner=make_pruner(study.pruner),
-        )
-        defaults = parts.space.default_params()
-        if defaults:
-            opt.enqueue_trial(defaults)
-        task = TrialTask(
-            space=parts.space, objective=parts.objective, data=inner, metric=metric, seed=prep.seed
-        )
-        trial_loop(opt, task, Budget(trials=study.trials), lock_dir=None)
-        best = best_trial(opt.get_trials(deepcopy=False), parts.direction)
-        if best is None:
-            raise UserError(f"nested: no trial completed in outer fold {index}")
-        config = parts.space.config_from_params(best.params)
-        model = parts.objective.fit_final(config, inner, prep.seed)
-        score = metric.score(model, outer.X, outer.y, classes=dev.classes)
-        folds.append(
-            {
-                "fold": index,
-                "train_rows": len(inner),
-                "held_out_rows": len(outer),
-                "inner_best": best.value,
-                "inner_trial": best.number,
-                "config": config,
-                "outer_score": score,
-            }
-        )
-        print(
-            f"nested: outer fold {index + 1}/{k}: inner best {metric.name} {best.value:.6g} "
-            f"(trial {best.number}), held-out {score:.6g}",
-            file=sys.stdout,
-            flush=True,
-        )
-    outer_scores = [float(f["outer_score"]) for f in folds]
-    inner_scores = [float(f["inner_best"]) for f in folds]
-    record = {
+        best = search(train, index)
+        fold = {
+            "fold": index,
+            "train_rows": len(train),
+            "held_out_rows": len(held_out),
+            "inner_best": best.value,
+            "inner_trial": best.number,
+            "config": best.config,
+            "outer_score": fit_score(best.config, train, held_out),
+        }
+        folds.append(fold)
+        on_fold({**fold, "k": k, "metric": metric})
+    return summary(folds, k=k, metric=metric, direction=direction)
+
+
+def summary(folds: list[dict[str, Any]], *, k: int, metric: str, direction: str) -> dict[str, Any]:
+    """The outer estimate, the inner bests' mean and the optimism between them."""
+    outer = [float(f["outer_score"]) for f in folds]
+    inner = [float(f["inner_best"]) for f in folds]
+    return {
         "k": k,
-        "metric": metric.name,
-        "direction": parts.direction,
-        "trials_per_search": study.trials,
+        "metric": metric,
+        "direction": direction,
         "folds": folds,
-        "outer_mean": statistics.fmean(outer_scores),
-        "outer_std": statistics.stdev(outer_scores) if k > 1 else 0.0,
-        "outer_interval_95": corrected_interval(outer_scores),
-        "inner_best_mean": statistics.fmean(inner_scores),
-        "optimism": _optimism(parts.direction, inner_scores, outer_scores),
+        "outer_mean": statistics.fmean(outer),
+        "outer_std": statistics.stdev(outer) if len(outer) > 1 else 0.0,
+        "outer_interval_95": corrected_interval(outer),
+        "inner_best_mean": statistics.fmean(inner),
+        "optimism": optimism(direction, inner, outer),
     }
-    write_json(directory / NESTED_JSON, record)
-    return record
 
 
-def _optimism(direction: str, inner: list[float], outer: list[float]) -> float:
+def optimism(direction: str, inner: list[float], outer: list[float]) -> float:
     """How much the inner best overstates the held-out score, on average (positive: optimistic)."""
     diff = statistics.fmean(inner) - statistics.fmean(outer)
     return diff if direction == "maximize" else -diff

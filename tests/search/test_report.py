@@ -270,7 +270,11 @@ def test_the_report_command_says_what_is_missing_instead_of_failing(write_study,
             FUNCTION_STUDY.format(name=name, body=body, trials=trials), name=f"{name}.py"
         )
         ran = run_cli(path, "--results", out, "--no-tracking", cwd=tmp_path)
-        assert ran.returncode == 0, ran.stderr
+        if name == "failing":  # no trial completed: exit 1 with one line saying why
+            assert ran.returncode == 1 and ran.stderr.count("\n") == 1, ran.stderr
+            assert "no trial completed (3 FAIL); the first failure: ValueError" in ran.stderr
+        else:
+            assert ran.returncode == 0, ran.stderr
     empty = out / "empty"
     shutil.copytree(out / "one", empty)
     (empty / "study.journal").unlink()  # a study whose store has no trial yet

@@ -13,9 +13,10 @@ from search.integrity._ties import (
     corrected_interval,
     corrected_p_value,
     correction,
+    selected_trial,
     tied_with,
 )
-from search.watching._results import best_record, selected_trial
+from search.watching._results import best_record
 from spaces import Float, Int, Space
 
 

@@ -71,7 +71,6 @@ def connect(study: Study, options: RunOptions) -> Connection:
         return _connection
     try:
         import ray
-        import ray.tune  # noqa: F401 - loads Tune's loggers, to capture them below
     except ImportError:
         raise UserError(
             "--backend ray needs Ray: pip install 'search[ray]' (ray[tune,default])"

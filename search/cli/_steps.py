@@ -1,0 +1,155 @@
+"""The steps of a run that the run command strings together: records, the store, who listens,
+and the lines the terminal prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.core._errors import UserError
+from search.core._folder import FINAL_JSON, LOG_FILE, STORE_FILE, STUDY_JSON, read_record
+from search.core._options import RunOptions
+from search.core._prepare import Prepared
+from search.core._store import open_store, read_store
+from search.core._strategies import make_sampler, sampler_seed
+from search.core._trials import ABANDONED
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+    from search.core._observers import RunObserver
+
+
+def stored_record(directory: Path, *, resume: bool) -> dict[str, Any] | None:
+    """The study's ``study.json`` when resuming; refuse a name that exists without --resume."""
+    exists = (directory / STUDY_JSON).exists()
+    if exists and not resume:
+        raise UserError(
+            f"{directory}: a study of this name exists; pass --resume to continue it, "
+            "or give another name or --results folder"
+        )
+    if resume and not exists:
+        raise UserError(f"{directory}: no study to resume (no {STUDY_JSON}); drop --resume")
+    return read_record(directory / STUDY_JSON) if exists else None
+
+
+def open_study(prep: Prepared, directory: Path, *, resume: bool) -> optuna.Study:
+    """Create the study in the store, or load it and abandon the trials a crash left RUNNING."""
+    import optuna
+
+    study = prep.study
+    storage = open_store(directory)
+    sampler, pruner = prep.sampler, prep.pruner
+    if not resume:
+        opt = optuna.create_study(
+            study_name=study.name,
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            direction=prep.parts.direction,  # type: ignore[arg-type]
+        )
+        defaults = prep.parts.space.default_params()
+        if defaults:
+            opt.enqueue_trial(defaults, user_attrs={"enqueued": "default config"})
+        return opt
+    opt = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler, pruner=pruner)
+    prior = sum(t.state.name != "WAITING" for t in opt.get_trials(deepcopy=False))
+    if prior:  # a fresh seed for the rest of the study: the first run's draws are used up
+        seed = sampler_seed(prep.seed, prior=prior)
+        opt.sampler = make_sampler(study.sampler, prep.parts.space, seed)
+    for trial in opt.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        storage.set_trial_system_attr(trial._trial_id, ABANDONED, True)
+        storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run was killed")
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    return opt
+
+
+def stored_trials(directory: Path, name: str) -> list[FrozenTrial]:
+    """The trials in a study's store, read only."""
+    import optuna
+
+    storage = read_store(directory / STORE_FILE)
+    return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+
+
+def tracking_uri(options: RunOptions) -> str:
+    """Where MLflow runs go: ``--tracking-uri``, or the embedded store under RESULTS."""
+    from search.watching._tracking import default_uri
+
+    return options.tracking_uri or default_uri(options.results)
+
+
+def observers_for(prep: Prepared, directory: Path, options: RunOptions) -> list[RunObserver]:
+    """Who hears about this run: the terminal, the results files, the report, MLflow."""
+    from search.watching._progress import ProgressPrinter
+    from search.watching._report import ReportWriter
+    from search.watching._results import ResultsWriter
+
+    terminal: RunObserver
+    if sys.stdout.isatty():
+        from search.watching._live import LiveProgress
+
+        terminal = LiveProgress()
+    else:
+        terminal = ProgressPrinter()  # CI, pipes, tests: one line per trial
+    observers: list[RunObserver] = [
+        terminal,
+        ResultsWriter(directory, prep.parts.space, prep.parts.direction, prefer=prep.prefer),
+        ReportWriter(directory),  # before the tracker: drawn while its writer catches up
+    ]
+    if options.tracking:
+        from search.watching._tracking import MlflowTracker
+
+        observers.append(MlflowTracker(tracking_uri(options), directory))
+    return observers
+
+
+def final_observers(directory: Path) -> list[RunObserver]:
+    """Who hears about ``python -m search final``: the report, and MLflow if the run tracked."""
+    from search.watching._report import ReportWriter
+    from search.watching._tracking import MlflowTracker
+
+    tracker = MlflowTracker.from_record(directory)
+    return [ReportWriter(directory), *([tracker] if tracker is not None else [])]
+
+
+def no_complete_trial(trials: list[FrozenTrial], directory: Path) -> str:
+    """One line on why a search ended without a complete trial."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    shown = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no trials"
+    errors = [t.user_attrs.get("error") for t in trials if t.state.name == "FAIL"]
+    first = next((e for e in errors if e), None)
+    why = f"; the first failure: {first}" if first else ""
+    return f"no trial completed ({shown}){why}; see {directory / LOG_FILE}"
+
+
+def print_stop(stop: dict[str, Any]) -> None:
+    print(
+        f"search: stopped after {stop['trials']} complete trials: the regret bound "
+        f"{stop['regret_bound']:.4g} is within the CV noise {stop['cv_error']:.4g} "
+        "(Makarova et al. 2022)"
+    )
+
+
+def print_nested(record: dict[str, Any]) -> None:
+    interval = record["outer_interval_95"]
+    shown = f", 95% CI [{interval[0]:.4g}, {interval[1]:.4g}]" if interval else ""
+    print(
+        f"nested: {record['k']}-fold estimate of the tuned pipeline {record['metric']} "
+        f"{record['outer_mean']:.6g} ± {record['outer_std']:.4g}{shown}; inner best mean "
+        f"{record['inner_best_mean']:.6g} (optimism {record['optimism']:+.4g})"
+    )
+
+
+def print_final(record: dict[str, Any], directory: Path) -> None:
+    spread = record.get("validation_spread") or {}
+    std = f" ± {spread['std']:.4g}" if spread.get("std") is not None else ""
+    print(
+        f"final: trial {record['trial']}: validation {record['metric']} "
+        f"{record['validation_value']:.6g}{std}, test {record['test_value']:.6g} "
+        f"({record['test_rows']} sealed rows, opened once) -> {directory / FINAL_JSON}"
+    )

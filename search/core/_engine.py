@@ -1,0 +1,264 @@
+"""The engine: one loop that runs a study's trials on a pool of workers, for every backend.
+
+The driver asks the study's sampler for a trial, samples the space, and hands the config to an
+idle worker. While trials run, it records what they report and answers what they ask (should
+this trial stop? which value for this parameter?); when one ends, it tells the store the
+outcome. It is the store's only writer. A worker that dies fails its trial with the cause, and
+the trial runs again on a fresh worker, up to the retries allowed, then stays FAIL. The budget
+is exact: the trials that count (finished or running) never exceed ``--trials``; no new trial
+starts after the deadline or once the stop rule fires. An interruption (Ctrl-C) abandons the
+running trials: FAIL in the store, not counted, so a resumed run runs their slots again.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from search.core._channel import Ask, Attr, Done, Report, Run
+from search.core._observers import TrialsFn
+from search.core._outcome import COMPLETE, FAIL, PRUNED, failure
+from search.core._pool import Died, Worker, WorkerPool
+from search.core._trials import ABANDONED, FILES, WORKER, counts_toward_budget
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+    from spaces import Space
+
+log = logging.getLogger(__name__)
+
+#: study attribute recording why a stop rule ended the search
+STOPPED_ATTR = "stopped_early"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The study's total of trials, the time after which no trial starts, and a stop rule
+    (``check(study)`` returns why to stop, or ``None``)."""
+
+    trials: int
+    deadline: float | None = None  # time.time() seconds
+    stop_rule: Any = None
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
+
+
+@dataclass(eq=False)
+class _Running:
+    """A trial handed to a worker: its config, its attempt, the steps it reported."""
+
+    trial: optuna.Trial
+    config: dict[str, Any]
+    attempt: int = 1
+    steps: set[int] = field(default_factory=set)
+    deaths: list[str] = field(default_factory=list)
+
+
+def trials_used(study: optuna.Study) -> int:
+    """Trials started or finished that count toward the budget (enqueued ones not yet)."""
+    return sum(
+        t.state.name != "WAITING" and counts_toward_budget(t)
+        for t in study.get_trials(deepcopy=False)
+    )
+
+
+class Engine:
+    """Runs the trials of ``study`` over ``space`` on ``pool`` until ``budget`` is spent."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: Space,
+        pool: WorkerPool,
+        budget: Budget,
+        *,
+        on_finished: Callable[[FrozenTrial, TrialsFn], None] | None = None,
+        retries: int = 2,
+        rows: Any = None,
+    ) -> None:
+        self.study = study
+        self.space = space
+        self.pool = pool
+        self.budget = budget
+        self.retries = retries
+        self.rows = rows  # the rows of the development data the trials use (nested CV)
+        self._on_finished = on_finished
+        self._running: dict[Worker, _Running] = {}
+        self._again: collections.deque[_Running] = collections.deque()
+        self._closed = False
+        self._used = 0
+        self.stopped: dict[str, Any] | None = None
+
+    def run(self) -> dict[str, Any] | None:
+        """Run trials until none may start and none runs; the stop rule's record, if it fired."""
+        self._used = trials_used(self.study)
+        try:
+            while self._running or self._again or not self._closed:
+                self._dispatch()
+                if not (self._running or self._again) and self._closed:
+                    break
+                for worker, message in self.pool.events(self._wait()):
+                    self._handle(worker, message)
+        except BaseException:
+            self._abandon("interrupted: its slot runs again on --resume")
+            raise
+        return self.stopped
+
+    # --- starting trials ------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        for worker in self.pool.idle:
+            running = self._again.popleft() if self._again else self._next()
+            if running is None:
+                return
+            self._running[worker] = running
+            self._system_attr(running.trial, WORKER, f"{worker.host}:{worker.pid}")
+            job = Run(running.trial.number, running.config, running.attempt, self.rows)
+            self.pool.send(worker, job)
+
+    def _next(self) -> _Running | None:
+        """A new trial with its config, or ``None`` once the budget allows no more."""
+        while not self._closed:
+            if self._spent():
+                self._closed = True
+                return None
+            trial = self.study.ask()
+            self._used += 1
+            try:
+                return _Running(trial, self.space.sample(trial))
+            except Exception as exc:  # noqa: BLE001 - the trial fails alone, as any other
+                lost = failure(exc)
+                log.error("trial %d: sampling failed:\n%s", trial.number, lost.detail)
+                self._tell(_Running(trial, {}), FAIL, error=f"sampling failed: {lost.error}")
+        return None
+
+    def _spent(self) -> bool:
+        from optuna.samplers import GridSampler
+
+        sampler = self.study.sampler
+        if self.budget.expired() or self._used >= self.budget.trials:
+            return True
+        if isinstance(sampler, GridSampler) and sampler.is_exhausted(self.study):
+            return True
+        rule = self.budget.stop_rule
+        stop = rule.check(self.study) if rule is not None else None
+        if stop is not None:
+            self.study.set_user_attr(STOPPED_ATTR, stop)
+            log.info("search stopped early: %s", stop)
+            self.stopped = stop
+        return stop is not None
+
+    def _wait(self) -> float:
+        if self.budget.deadline is None or self._closed:
+            return 1.0
+        return max(0.01, min(1.0, self.budget.deadline - time.time()))
+
+    # --- what workers send ----------------------------------------------------------------------
+
+    def _handle(self, worker: Worker, message: Any) -> None:
+        if isinstance(message, Died):
+            self._died(worker, message.cause)
+            return
+        running = self._running.get(worker)
+        if running is None:
+            return
+        if isinstance(message, Report):
+            if message.step not in running.steps:  # a retried trial reports its steps again
+                running.steps.add(message.step)
+                running.trial.report(message.value, message.step)
+        elif isinstance(message, Attr):
+            running.trial.set_user_attr(message.key, message.value)
+        elif isinstance(message, Ask):
+            self.pool.answer(worker, self._answer(running, message))
+        elif isinstance(message, Done):
+            del self._running[worker]
+            self._done(running, message)
+
+    def _answer(self, running: _Running, ask: Ask) -> Any:
+        """The driver's answer to a trial's question; an error is sent back to be raised."""
+        try:
+            if ask.what == "prune":
+                return running.trial.should_prune()
+            if ask.what == "suggest":
+                from optuna.distributions import json_to_distribution
+
+                name, distribution = ask.args
+                return running.trial._suggest(name, json_to_distribution(distribution))
+            raise ValueError(f"the engine cannot answer {ask.what!r}")
+        except Exception as exc:  # noqa: BLE001 - raised again in the trial
+            return exc
+
+    def _done(self, running: _Running, done: Done) -> None:
+        if done.files:
+            self._system_attr(running.trial, FILES, done.files)
+        if done.detail:
+            log.error("trial %d failed:\n%s", running.trial.number, done.detail)
+        self._tell(running, done.state, value=done.value, error=done.error)
+
+    def _died(self, worker: Worker, cause: str) -> None:
+        running = self._running.pop(worker, None)
+        if not self._closed or self._running or self._again or running is not None:
+            self.pool.replace(worker)
+        if running is None:
+            return
+        number = running.trial.number
+        where = f"{worker.host}:{worker.pid}"
+        running.deaths.append(f"attempt {running.attempt} on {where}: {cause}")
+        log.warning("trial %d: its worker died (%s)", number, cause)
+        if running.attempt <= self.retries:
+            running.attempt += 1
+            self._again.append(running)
+            return
+        tries = f" ({running.attempt} attempts)" if running.attempt > 1 else ""
+        self._tell(running, FAIL, error=f"its worker died: {cause}{tries}")
+
+    # --- telling the store ----------------------------------------------------------------------
+
+    def _tell(
+        self, running: _Running, state: str, *, value: float | None = None, error: str | None = None
+    ) -> None:
+        from optuna.trial import TrialState
+
+        trial = running.trial
+        if running.deaths:
+            trial.set_user_attr("worker_deaths", running.deaths)
+        if state == COMPLETE:
+            finished = self.study.tell(trial, value)
+        elif state == PRUNED:
+            finished = self.study.tell(trial, state=TrialState.PRUNED)
+        else:
+            trial.set_user_attr("error", error or "failed")
+            finished = self.study.tell(trial, state=TrialState.FAIL)
+        log_finished(finished)
+        if self._on_finished is not None:
+            self._on_finished(finished, lambda: self.study.get_trials(deepcopy=False))
+
+    def _abandon(self, why: str) -> None:
+        """Running and waiting trials end FAIL without using their slots."""
+        from optuna.trial import TrialState
+
+        storage = self.study._storage
+        for running in [*self._running.values(), *self._again]:
+            trial_id = running.trial._trial_id
+            storage.set_trial_system_attr(trial_id, ABANDONED, True)
+            storage.set_trial_user_attr(trial_id, "error", why)
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        self._running.clear()
+        self._again.clear()
+
+    def _system_attr(self, trial: optuna.Trial, key: str, value: Any) -> None:
+        self.study._storage.set_trial_system_attr(trial._trial_id, key, value)
+
+
+def log_finished(trial: FrozenTrial) -> None:
+    """One line in ``search.log`` for a finished trial."""
+    log.info(
+        "trial %d %s value=%s params=%s", trial.number, trial.state.name, trial.value, trial.params
+    )

@@ -1,0 +1,77 @@
+"""What a trial's end means, decided in one place for every backend.
+
+Outcomes are those of Keras Tuner: COMPLETE with a finite value; PRUNED when the objective
+stopped early on the pruner's word (it raised :class:`objectives.Pruned`); FAIL, for this trial
+only, when the objective raised or returned something that is not a finite number, with the
+reason in one line. A worker process that died is FAIL too, with its exit code or signal, but
+the engine decides that (:mod:`search.core._engine`), since the trial could not say it.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from objectives import DevData, Metric, Objective, TrialHandle
+
+COMPLETE = "COMPLETE"
+PRUNED = "PRUNED"
+FAIL = "FAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A trial's end: its state, its value (COMPLETE) or why it failed (FAIL)."""
+
+    state: str
+    value: float | None = None
+    error: str | None = None
+    detail: str | None = None  # the traceback of a failure, for search.log
+
+
+def run_objective(
+    objective: Objective,
+    config: dict[str, Any],
+    data: DevData | None,
+    handle: TrialHandle,
+    metric: Metric | None,
+) -> Outcome:
+    """Evaluate ``config`` and say how the trial ended; only an objective's own failure is caught."""
+    from objectives import Pruned
+
+    try:
+        value = objective.evaluate(config, data, handle, metric)  # type: ignore[arg-type]
+    except Pruned:
+        return Outcome(PRUNED)
+    except Exception as exc:  # noqa: BLE001 - a failing trial fails alone
+        return failure(exc)
+    return outcome_of(value)
+
+
+def outcome_of(value: Any) -> Outcome:
+    """COMPLETE with ``value`` as a float, or FAIL saying why it is not a usable score."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return Outcome(FAIL, error=f"objective returned {type(value).__name__}, not a number")
+    if not math.isfinite(number):
+        return Outcome(FAIL, error=f"objective returned {number}")
+    return Outcome(COMPLETE, value=number)
+
+
+def failure(exc: BaseException) -> Outcome:
+    """FAIL with the exception's class and first line, and its traceback for the log."""
+    return Outcome(
+        FAIL,
+        error=f"{type(exc).__name__}: {first_line(exc)}",
+        detail="".join(traceback.format_exception(exc)),
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (empty when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

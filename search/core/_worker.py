@@ -1,0 +1,171 @@
+"""A trial worker's life, wherever a backend places it: load the task, run jobs, die with the driver.
+
+The worker never holds the sealed test part: it receives the development data inside the task,
+pickled by the driver. It keeps no store: what a trial learns goes to the driver over the
+channel (:mod:`search.core._channel`). It ignores Ctrl-C, which the terminal sends to the whole
+process group: the driver decides what an interruption means. And it watches a second
+connection, its lifeline, which nothing is ever sent on: when the driver dies, however it dies,
+the lifeline closes and the worker exits at once, so no worker outlives its driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from search.core._channel import (
+    ChannelTrialHandle,
+    Done,
+    Fit,
+    FitScore,
+    Fitted,
+    Ready,
+    Run,
+    Setup,
+    Stop,
+)
+from search.core._outcome import failure, run_objective
+
+#: exit status of a worker whose driver went away
+ORPHANED = 75
+
+
+def serve(conn: Any, lifeline: Any, setup: Setup | None = None) -> None:
+    """Serve the driver on ``conn`` until it says stop (or goes away).
+
+    ``setup`` is the task, when the placement delivered it another way than the channel.
+    """
+    die_with_driver(lifeline)
+    with contextlib.suppress(ValueError):  # not the main thread (a Ray actor's may not be)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup is None:
+        setup = conn.recv()
+    try:
+        task = pickle.loads(setup.task)
+        if setup.log_dir is not None and setup.log_dir.is_dir():
+            from search.core._logging import log_helper_to_file
+
+            log_helper_to_file(setup.log_dir)
+    except Exception as exc:  # noqa: BLE001 - the driver says why the worker cannot start
+        conn.send(Ready(os.getpid(), socket.gethostname(), error=failure(exc).error))
+        return
+    conn.send(Ready(os.getpid(), socket.gethostname()))
+    with _thread_limit(setup.threads):
+        _loop(conn, task)
+
+
+def _loop(conn: Any, task: Any) -> None:
+    subsets: dict[bytes, Any] = {}
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if isinstance(job, Stop):
+            return
+        if isinstance(job, Run):
+            conn.send(_run(conn, task, job, subsets))
+        elif isinstance(job, Fit):
+            conn.send(_fit(task, job, subsets))
+        elif isinstance(job, FitScore):
+            conn.send(_fit_score(task, job, subsets))
+        else:
+            raise TypeError(f"a worker cannot do {type(job).__name__}")
+
+
+def _run(conn: Any, task: Any, job: Run, subsets: dict[bytes, Any]) -> Done:
+    folder = task.trial_dir(job.number)
+    handle = ChannelTrialHandle(conn, job.number, task.seed, folder)
+    data = _data(task, job.rows, subsets)
+    outcome = run_objective(task.objective, job.config, data, handle, task.metric)
+    files = file_digests(folder) if folder is not None else {}
+    return Done(outcome.state, outcome.value, outcome.error, outcome.detail, files)
+
+
+def _fit(task: Any, job: Fit, subsets: dict[bytes, Any]) -> Fitted:
+    import cloudpickle
+
+    started = time.perf_counter()
+    try:
+        data = _data(task, job.rows, subsets)
+        model = task.objective.fit_final(job.config, data, task.seed, trial_dir=job.trial_dir)
+        payload = cloudpickle.dumps(model)
+    except Exception as exc:  # noqa: BLE001 - the driver reports it
+        lost = failure(exc)
+        return Fitted(error=lost.error, detail=lost.detail)
+    return Fitted(model=payload, seconds=time.perf_counter() - started)
+
+
+def _fit_score(task: Any, job: FitScore, subsets: dict[bytes, Any]) -> Fitted:
+    try:
+        train, held = _data(task, job.train, subsets), _data(task, job.held, subsets)
+        model = task.objective.fit_final(job.config, train, task.seed)
+        score = task.metric.score(model, held.X, held.y, classes=list(held.classes) or None)
+    except Exception as exc:  # noqa: BLE001 - the driver reports it
+        lost = failure(exc)
+        return Fitted(error=lost.error, detail=lost.detail)
+    return Fitted(score=float(score))
+
+
+def _data(task: Any, rows: Any, subsets: dict[bytes, Any]) -> Any:
+    """The development data, or the subset at row positions ``rows`` (kept for reuse)."""
+    if rows is None:
+        return task.data
+    import numpy as np
+
+    positions = np.asarray(rows)
+    key = hashlib.sha1(positions.tobytes()).digest()
+    if key not in subsets:
+        if len(subsets) >= 4:
+            subsets.clear()
+        subsets[key] = task.data.subset(positions)
+    return subsets[key]
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder``, by path relative to it (empty when none)."""
+    if not folder.is_dir():
+        return {}
+    digests = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
+        digests[path.relative_to(folder).as_posix()] = digest.hexdigest()
+    return digests
+
+
+def die_with_driver(lifeline: Any) -> None:
+    """Exit at once when ``lifeline`` closes: the driver has gone, however it went."""
+
+    def watch() -> None:
+        try:
+            lifeline.recv()
+        except (EOFError, OSError):
+            pass
+        sys.stderr.flush()
+        os._exit(ORPHANED)
+
+    threading.Thread(target=watch, name="search-lifeline", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _thread_limit(threads: int | None) -> Any:
+    """Limit the BLAS/OpenMP threads of this worker (several workers share the CPUs)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads):
+        yield
