@@ -10,7 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
+    from objectives._base import DevData, Objective, TrialHandle
+    from objectives._errors import ObjectiveError, Pruned
     from objectives._function import FunctionObjective, as_objective
     from objectives._keras import KerasObjective
     from objectives._metrics import (
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "DevData": "objectives._base",
     "Objective": "objectives._base",
-    "ObjectiveError": "objectives._base",
-    "Pruned": "objectives._base",
+    "ObjectiveError": "objectives._errors",
+    "Pruned": "objectives._errors",
     "TrialHandle": "objectives._base",
     "METRICS": "objectives._metrics",
     "Metric": "objectives._metrics",

@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from objectives._base import DevData, ObjectiveError
+from objectives._base import DevData
+from objectives._errors import ObjectiveError
 
 if TYPE_CHECKING:
     import pandas as pd

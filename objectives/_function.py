@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from objectives._base import DevData, Objective, ObjectiveError, TrialHandle
+from objectives._base import DevData, Objective, TrialHandle
+from objectives._errors import ObjectiveError
 from objectives._metrics import Metric
 
 _FN_NAMES = ("config", "data", "trial")

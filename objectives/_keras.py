@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from objectives import _nn
-from objectives._base import ObjectiveError, Pruned
+from objectives._errors import ObjectiveError, Pruned
 from objectives._network import NetworkObjective, Part, Run, Training
 
 if TYPE_CHECKING:

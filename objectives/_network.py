@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from objectives import _nn
-from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
+from objectives._base import DevData, Objective, TrialHandle
+from objectives._errors import ObjectiveError, Pruned
 from objectives._metrics import Metric, get_metric
 
 if TYPE_CHECKING:

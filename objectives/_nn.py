@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from objectives import _checks
-from objectives._base import DevData, ObjectiveError
+from objectives._base import DevData
+from objectives._errors import ObjectiveError
 from objectives._metrics import Metric
 
 if TYPE_CHECKING:

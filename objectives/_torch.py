@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from objectives import _nn
-from objectives._base import ObjectiveError
+from objectives._errors import ObjectiveError
 from objectives._network import NetworkObjective, Part, Run, Training
 
 if TYPE_CHECKING:
