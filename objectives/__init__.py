@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from objectives._errors import ObjectiveError, Pruned
     from objectives._function import FunctionObjective, as_objective
     from objectives._keras import KerasObjective
+    from objectives._load import load_model
     from objectives._metrics import (
         METRICS,
         Metric,
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
         get_metric,
         regression_report,
     )
-    from objectives._network import load_model
     from objectives._sklearn import SklearnObjective
     from objectives._splits import cv_splitter
     from objectives._torch import TorchObjective
@@ -43,7 +43,7 @@ _EXPORTS = {
     "cv_splitter": "objectives._splits",
     "TorchObjective": "objectives._torch",
     "KerasObjective": "objectives._keras",
-    "load_model": "objectives._network",
+    "load_model": "objectives._load",
 }
 
 __all__ = [

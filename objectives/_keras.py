@@ -144,6 +144,10 @@ class KerasObjective(NetworkObjective):
                    for i in range(0, max(len(features), 1), _CHUNK)]
         return np.concatenate(outputs).reshape(len(features), -1)
 
+    @staticmethod
+    def _load_network(directory: Path) -> Any:
+        return _keras(None).models.load_model(directory / "model.keras")
+
     # --- private ------------------------------------------------------------------------------
 
     def _build(self, config: Mapping[str, Any], n_in: int, n_out: int) -> Any:

@@ -234,6 +234,11 @@ class NetworkObjective(Objective):
     def _forward(network: Any, features: np.ndarray) -> np.ndarray:
         """Raw outputs of ``network`` for float32 ``features``."""
 
+    @staticmethod
+    @abc.abstractmethod
+    def _load_network(directory: Path) -> Any:
+        """The network ``save_model`` wrote under ``directory``, on the CPU."""
+
     # --- private ------------------------------------------------------------------------------
 
     @property
@@ -333,9 +338,11 @@ class NetworkObjective(Objective):
         return self._wrap(prep, network, config, int(run["best_epoch"]) + 1,
                           _read_histories(trial_dir))
 
-    def _wrap(self, prep: _nn.Preprocessor, network: Any, config: Mapping[str, Any],
+    @classmethod
+    def _wrap(cls, prep: _nn.Preprocessor, network: Any, config: Mapping[str, Any],
               epochs: int, histories: Mapping[str, Any]) -> _nn.NetworkModel:
-        return _nn.wrap(prep, network, type(self)._forward, framework=self.framework,
+        """The fitted ``network`` behind its preprocessing, as the engine scores it."""
+        return _nn.wrap(prep, network, cls._forward, framework=cls.framework,
                         config=config, epochs=epochs, histories=histories)
 
 
@@ -381,42 +388,3 @@ def _read_histories(trial_dir: Path | None) -> dict[str, Any]:
     if not isinstance(payload, dict):
         return {}
     return {f"trial {name}": h for name, h in payload.items() if isinstance(h, dict)}
-
-
-def load_model(directory: str | Path) -> Any:
-    """The final model a study saved under ``RESULTS/NAME/model/``, ready to ``predict``.
-
-    A network (``model.json``) comes back behind its preprocessing, from the exported torch
-    program or the ``.keras`` file; anything else from ``model.joblib``.
-    """
-    import json
-
-    import joblib
-
-    directory = Path(directory)
-    info_path = directory / "model.json"
-    if not info_path.is_file():
-        return joblib.load(directory / "model.joblib")
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    prep = joblib.load(directory / _nn.PREPROCESS_FILE)
-    forward: Callable[[Any, np.ndarray], np.ndarray]
-    if info.get("framework") == "torch":
-        from objectives._torch import TorchObjective, load_network
-
-        network, forward = load_network(directory), TorchObjective._forward
-    elif info.get("framework") == "keras":
-        import keras
-
-        from objectives._keras import KerasObjective
-
-        network = keras.models.load_model(directory / info["files"]["keras"])
-        forward = KerasObjective._forward
-    else:
-        raise ObjectiveError(f"{info_path}: unknown framework {info.get('framework')!r}")
-    try:
-        histories = json.loads((directory / _nn.HISTORY_JSON).read_text(encoding="utf-8"))
-    except OSError:
-        histories = {}
-    return _nn.wrap(prep, network, forward, framework=info["framework"],
-                    config=info.get("config", {}), epochs=int(info.get("epochs", 0)),
-                    histories=histories)

@@ -143,6 +143,10 @@ class TorchObjective(NetworkObjective):
             out = _predict(network, X.to(device))
         return out.cpu().numpy()  # type: ignore[no-any-return]
 
+    @staticmethod
+    def _load_network(directory: Path) -> Any:
+        return load_network(directory)
+
     # --- private ------------------------------------------------------------------------------
 
     def _build(self, config: Mapping[str, Any], n_in: int, n_out: int,
