@@ -12,19 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from objectives._base import DevData, Objective, TrialHandle
-from objectives._errors import ObjectiveError
+from objectives._errors import ObjectiveError, qualified_name
 from objectives._metrics import Metric
 
 _FN_NAMES = ("config", "data", "trial")
 _FIT_NAMES = ("config", "data", "seed")
-
-
-def qualified_name(fn: Any) -> str:
-    """``module.qualname`` of a function (or the type of a callable object)."""
-    target = fn if hasattr(fn, "__qualname__") else type(fn)
-    module = getattr(target, "__module__", None)
-    name = getattr(target, "__qualname__", repr(target))
-    return f"{module}.{name}" if module else name
 
 
 def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str, ...] | int:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from objectives import _nn
+from objectives import _nn_records
 from objectives._errors import ObjectiveError
 from objectives._keras import KerasObjective
 from objectives._network import NetworkObjective
@@ -39,10 +39,10 @@ def load_model(directory: str | Path) -> Any:
     objective = _FRAMEWORKS.get(info.get("framework"))
     if objective is None:
         raise ObjectiveError(f"{info_path}: unknown framework {info.get('framework')!r}")
-    prep = joblib.load(directory / _nn.PREPROCESS_FILE)
+    prep = joblib.load(directory / _nn_records.PREPROCESS_FILE)
     network = objective._load_network(directory)
     try:
-        histories = json.loads((directory / _nn.HISTORY_JSON).read_text(encoding="utf-8"))
+        histories = json.loads((directory / _nn_records.HISTORY_JSON).read_text(encoding="utf-8"))
     except OSError:
         histories = {}
     return objective._wrap(prep, network, info.get("config", {}), int(info.get("epochs", 0)),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn
+from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
 from objectives._base import DevData, Objective, TrialHandle
 from objectives._errors import ObjectiveError, Pruned
 from objectives._metrics import Metric, get_metric
@@ -60,13 +60,13 @@ class Training:
     """Everything one training run needs besides the data."""
 
     config: Mapping[str, Any]
-    settings: _nn.TrainSettings
-    prep: _nn.Preprocessor
+    settings: _nn_settings.TrainSettings
+    prep: _nn_data.Preprocessor
     metric: Metric
     seed: int | None
-    history: _nn.History
+    history: _nn_records.History
     #: stop after ``patience`` epochs without a better validation score; ``None``: no validation
-    early: _nn.EarlyStopping | None = None
+    early: _nn_records.EarlyStopping | None = None
     #: called with (epoch, validation score) after each epoch; may raise Pruned
     on_epoch: Callable[[int, float], None] | None = None
     #: learning rate of each epoch, replayed instead of the schedule (the refit)
@@ -76,7 +76,7 @@ class Training:
 
     @property
     def loss(self) -> str:
-        return _nn.loss_name(self.prep.kind, self.metric)
+        return _nn_data.loss_name(self.prep.kind, self.metric)
 
     @property
     def epochs(self) -> int:
@@ -134,10 +134,11 @@ class NetworkObjective(Objective):
         """Check arguments, the space against the ready-made network, data and metric, once."""
         self._validate_arguments()
         self._require()
-        _nn.check_data(data, get_metric(metric) if metric is not None else None, self)
+        _nn_settings.check_data(data, get_metric(metric) if metric is not None else None, self)
         if self._uses_ready_made:
-            _nn.check_space_keys(space, _nn.TRAIN_KEYS | _nn.NETWORK_KEYS,
-                                 f"{self.ready_made} network")
+            _nn_settings.check_space_keys(
+                space, _nn_settings.TRAIN_KEYS | _nn_settings.NETWORK_KEYS,
+                f"{self.ready_made} network")
 
     def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
                  metric: Metric | str) -> float:
@@ -158,7 +159,7 @@ class NetworkObjective(Objective):
         data: DevData,
         seed: int | None,
         trial_dir: Path | None = None,
-    ) -> _nn.NetworkModel:
+    ) -> _nn_model.NetworkModel:
         """The final model: refit on all development data, or the best trial's own network.
 
         ``final="refit"`` trains a fresh network on all development data for the number of
@@ -168,7 +169,7 @@ class NetworkObjective(Objective):
         again first: with a seed that is the same network on CPU.
         """
         self._validate_arguments()
-        summary = _nn.read_summary(trial_dir)
+        summary = _nn_records.read_summary(trial_dir)
         metric = get_metric(summary["metric"] if summary else _DEFAULT_METRIC[data.task])
         trial_histories = _read_histories(trial_dir)
         if self.final == "best_trial":
@@ -180,12 +181,13 @@ class NetworkObjective(Objective):
         if summary is None:
             runs, _ = self._validate_config(config, data, _NoTrial(seed), metric)
             summary = {"runs": [_run_record(run) for _, run in runs]}
-        epochs, lrs = _nn.refit_plan(summary["runs"])
-        settings = _nn.TrainSettings.from_config(config, epochs=self.epochs,
-                                                 patience=self.patience)
-        prep = _nn.Preprocessor(_nn.output_kind(data.task, _nn.study_classes(data)),
-                                _nn.study_classes(data)).fit(data.X, data.y)
-        history = _nn.History(metric.name)
+        epochs, lrs = _nn_records.refit_plan(summary["runs"])
+        settings = _nn_settings.TrainSettings.from_config(config, epochs=self.epochs,
+                                                          patience=self.patience)
+        classes = _nn_data.study_classes(data)
+        prep = _nn_data.Preprocessor(_nn_data.output_kind(data.task, classes),
+                                     classes).fit(data.X, data.y)
+        history = _nn_records.History(metric.name)
         everything = Part(prep.features(data.X), prep.target(data.y), _as_array(data.y))
         run = self._train(
             Training(config, settings, prep, metric, seed, history, replay=lrs), everything,
@@ -198,7 +200,7 @@ class NetworkObjective(Objective):
         return {
             "type": type(self).__name__,
             "model": (self.ready_made if self._uses_ready_made
-                      else _nn.describe_factory(self.model)),
+                      else _nn_settings.describe_factory(self.model)),
             "epochs": self.epochs,
             "patience": self.patience,
             "folds": self.folds,
@@ -225,7 +227,7 @@ class NetworkObjective(Objective):
         """Write the trained network under ``directory``."""
 
     @abc.abstractmethod
-    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn.Preprocessor,
+    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn_data.Preprocessor,
                          directory: Path) -> Any:
         """The network ``_save_checkpoint`` wrote, or ``None`` if it is not there."""
 
@@ -253,36 +255,37 @@ class NetworkObjective(Objective):
                 f"'{self.ready_made}' (the ready-made network) or a model factory "
                 f"(config, n_inputs, n_outputs) -> network. Got {model!r} instead."
             )
-        _nn.validate_arguments(self)
+        _nn_settings.validate_arguments(self)
 
     def _validate_config(
         self, config: Mapping[str, Any], data: DevData, trial: TrialHandle, metric: Metric
     ) -> tuple[list[tuple[Any, Run]], list[float]]:
         """Train one network per validation part; report, prune, and record the trial."""
-        settings = _nn.TrainSettings.from_config(config, epochs=self.epochs,
-                                                 patience=self.patience)
-        classes = _nn.study_classes(data)
-        kind = _nn.output_kind(data.task, classes)
+        settings = _nn_settings.TrainSettings.from_config(config, epochs=self.epochs,
+                                                          patience=self.patience)
+        classes = _nn_data.study_classes(data)
+        kind = _nn_data.output_kind(data.task, classes)
         artifact_dir: Path | None = getattr(trial, "artifact_dir", None)
-        size = _nn.VALIDATION_SIZE if self.validation_size is None else self.validation_size
-        parts = list(_nn.splits(data, self.folds, size, trial.seed))
+        size = (_nn_settings.VALIDATION_SIZE if self.validation_size is None
+                else self.validation_size)
+        parts = list(_nn_data.splits(data, self.folds, size, trial.seed))
         y = _as_array(data.y)
         runs: list[tuple[Any, Run]] = []
         scores: list[float] = []
         histories: dict[str, Any] = {}
         try:
             for k, (train_rows, valid_rows) in enumerate(parts):
-                prep = _nn.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
-                                                           y[train_rows])
-                history = _nn.History(metric.name)
+                prep = _nn_data.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
+                                                                y[train_rows])
+                history = _nn_records.History(metric.name)
                 name = "holdout" if len(parts) == 1 else f"fold_{k}"
                 histories[name] = history
                 training = Training(
                     config, settings, prep, metric, trial.seed, history,
-                    early=_nn.EarlyStopping(metric.direction, settings.patience,
-                                            self.min_delta),
+                    early=_nn_records.EarlyStopping(metric.direction, settings.patience,
+                                                    self.min_delta),
                     on_epoch=_reporter(trial, k * settings.epochs, k, len(parts)),
-                    log_dir=(artifact_dir / _nn.TENSORBOARD_DIR / name
+                    log_dir=(artifact_dir / _nn_records.TENSORBOARD_DIR / name
                              if artifact_dir is not None and self.tensorboard else None),
                     checkpoint_dir=artifact_dir if len(parts) == 1 else None,
                 )
@@ -299,8 +302,8 @@ class NetworkObjective(Objective):
             # one history record an epoch, so pruned and failed trials count theirs too
             trial.set_attr("epochs_trained", sum(len(h.records) for h in histories.values()))
             if artifact_dir is not None:
-                _nn.write_json(artifact_dir / _nn.HISTORY_JSON,
-                               {n: h.to_dict() for n, h in histories.items()})
+                _nn_records.write_json(artifact_dir / _nn_records.HISTORY_JSON,
+                                       {n: h.to_dict() for n, h in histories.items()})
         train_scores = [r.train_score for _, r in runs if r.train_score is not None]
         if train_scores:
             trial.set_attr("train_score", float(sum(train_scores) / len(train_scores)))
@@ -311,8 +314,8 @@ class NetworkObjective(Objective):
                 import joblib
 
                 self._save_checkpoint(runs[0][1].network, artifact_dir)
-                joblib.dump(runs[0][0], artifact_dir / _nn.PREPROCESS_FILE)
-            _nn.write_json(artifact_dir / _nn.SUMMARY_JSON, {
+                joblib.dump(runs[0][0], artifact_dir / _nn_records.PREPROCESS_FILE)
+            _nn_records.write_json(artifact_dir / _nn_records.SUMMARY_JSON, {
                 "metric": metric.name, "framework": self.framework, "config": dict(config),
                 "scores": scores, "runs": records,
             })
@@ -321,14 +324,14 @@ class NetworkObjective(Objective):
 
     def _load_trial(self, config: Mapping[str, Any], data: DevData,
                     summary: Mapping[str, Any] | None,
-                    trial_dir: Path | None) -> _nn.NetworkModel | None:
+                    trial_dir: Path | None) -> _nn_model.NetworkModel | None:
         """The best trial's checkpointed network behind its preprocessing, if it is kept."""
         if trial_dir is None or summary is None or len(summary.get("runs", ())) != 1:
             return None
         import joblib
 
         try:
-            prep = joblib.load(trial_dir / _nn.PREPROCESS_FILE)
+            prep = joblib.load(trial_dir / _nn_records.PREPROCESS_FILE)
         except OSError:
             return None
         network = self._load_checkpoint(config, prep, trial_dir)
@@ -339,11 +342,11 @@ class NetworkObjective(Objective):
                           _read_histories(trial_dir))
 
     @classmethod
-    def _wrap(cls, prep: _nn.Preprocessor, network: Any, config: Mapping[str, Any],
-              epochs: int, histories: Mapping[str, Any]) -> _nn.NetworkModel:
+    def _wrap(cls, prep: _nn_data.Preprocessor, network: Any, config: Mapping[str, Any],
+              epochs: int, histories: Mapping[str, Any]) -> _nn_model.NetworkModel:
         """The fitted ``network`` behind its preprocessing, as the engine scores it."""
-        return _nn.wrap(prep, network, cls._forward, framework=cls.framework,
-                        config=config, epochs=epochs, histories=histories)
+        return _nn_model.wrap(prep, network, cls._forward, framework=cls.framework,
+                              config=config, epochs=epochs, histories=histories)
 
 
 def _reporter(trial: TrialHandle, offset: int, fold: int,
@@ -359,7 +362,7 @@ def _reporter(trial: TrialHandle, offset: int, fold: int,
     return on_epoch
 
 
-def _part(prep: _nn.Preprocessor, data: DevData, rows: np.ndarray, y: np.ndarray) -> Part:
+def _part(prep: _nn_data.Preprocessor, data: DevData, rows: np.ndarray, y: np.ndarray) -> Part:
     X = data.X.iloc[rows]
     return Part(prep.features(X), prep.target(y[rows]), y[rows])
 
@@ -382,7 +385,7 @@ def _read_histories(trial_dir: Path | None) -> dict[str, Any]:
     import json
 
     try:
-        payload = json.loads((trial_dir / _nn.HISTORY_JSON).read_text(encoding="utf-8"))
+        payload = json.loads((trial_dir / _nn_records.HISTORY_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(payload, dict):

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn
+from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
 from objectives._errors import ObjectiveError
 from objectives._network import NetworkObjective, Part, Run, Training
 
@@ -84,7 +84,7 @@ class TorchObjective(NetworkObjective):
         exported = _export(network, example, directory)
         files[exported.suffix.lstrip(".")] = exported.name
         written.append(exported)
-        written += _nn.save_common(model, directory, files)
+        written += _nn_model.save_common(model, directory, files)
         return written
 
     # --- the framework's part -----------------------------------------------------------------
@@ -99,8 +99,8 @@ class TorchObjective(NetworkObjective):
     def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
         import torch
 
-        device = torch.device(_nn.choose_device(self.device, torch.cuda.is_available(),
-                                                os.environ))
+        device = torch.device(_nn_settings.choose_device(self.device,
+                                                         torch.cuda.is_available(), os.environ))
         with _seeded(training.seed, device), _threads(self.threads):
             generator = torch.Generator()
             if training.seed is not None:
@@ -108,7 +108,7 @@ class TorchObjective(NetworkObjective):
             else:
                 generator.seed()
             network = self._build(training.config, train.X.shape[1],
-                                  _nn.n_outputs(training.prep.kind, training.prep.classes),
+                                  _nn_data.n_outputs(training.prep.kind, training.prep.classes),
                                   device)
             with _writer(training.log_dir, training.metric.name) as writer:
                 return _fit(network, training, train, valid, device, generator, writer)
@@ -116,16 +116,16 @@ class TorchObjective(NetworkObjective):
     def _save_checkpoint(self, network: Any, directory: Path) -> None:
         import torch
 
-        torch.save(network.state_dict(), directory / f"{_nn.CHECKPOINT}.pt")
+        torch.save(network.state_dict(), directory / f"{_nn_records.CHECKPOINT}.pt")
 
-    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn.Preprocessor,
+    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn_data.Preprocessor,
                          directory: Path) -> Any:
         import torch
 
-        path = directory / f"{_nn.CHECKPOINT}.pt"
+        path = directory / f"{_nn_records.CHECKPOINT}.pt"
         if not path.is_file():
             return None
-        network = self._build(config, prep.n_features_, _nn.n_outputs(prep.kind, prep.classes),
+        network = self._build(config, prep.n_features_, _nn_data.n_outputs(prep.kind, prep.classes),
                               torch.device("cpu"))
         network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return network.eval()
@@ -160,9 +160,9 @@ class TorchObjective(NetworkObjective):
         except ObjectiveError:
             raise
         except Exception as exc:  # noqa: BLE001 - the user's factory: say whose error it is
-            raise _nn.factory_error(factory, exc) from exc
+            raise _nn_settings.factory_error(factory, exc) from exc
         if not isinstance(network, torch.nn.Module):
-            raise ObjectiveError(f"model factory {_nn.describe_factory(factory)} returned "
+            raise ObjectiveError(f"model factory {_nn_settings.describe_factory(factory)} returned "
                                  f"{type(network).__name__}, not a torch.nn.Module")
         network = network.to(device)
         network.eval()
@@ -171,11 +171,11 @@ class TorchObjective(NetworkObjective):
                 out = network(torch.zeros(2, n_in, device=device))
         except Exception as exc:  # noqa: BLE001
             raise ObjectiveError(
-                f"model factory {_nn.describe_factory(factory)} built a network that fails on "
-                f"a batch of 2 rows of {n_in} features: {type(exc).__name__}: "
+                f"model factory {_nn_settings.describe_factory(factory)} built a network that "
+                f"fails on a batch of 2 rows of {n_in} features: {type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             ) from exc
-        _nn.check_output_shape(tuple(out.shape), n_out, factory)
+        _nn_settings.check_output_shape(tuple(out.shape), n_out, factory)
         return network.train()
 
 
@@ -189,7 +189,7 @@ def mlp(config: Mapping[str, Any], n_inputs: int, n_outputs: int) -> torch.nn.Mo
     """
     from torch import nn
 
-    settings = _nn.network_settings(config)
+    settings = _nn_settings.network_settings(config)
     activations = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
                    "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
     layers: list[nn.Module] = []
@@ -281,7 +281,7 @@ def _writer(log_dir: Path | None, metric: str) -> Iterator[_EpochWriter | None]:
         writer.close()
 
 
-def _optimizer(network: torch.nn.Module, s: _nn.TrainSettings) -> torch.optim.Optimizer:
+def _optimizer(network: torch.nn.Module, s: _nn_settings.TrainSettings) -> torch.optim.Optimizer:
     import torch
 
     params = network.parameters()
@@ -293,7 +293,7 @@ def _optimizer(network: torch.nn.Module, s: _nn.TrainSettings) -> torch.optim.Op
                            nesterov=s.nesterov and s.momentum > 0, weight_decay=s.weight_decay)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, s: _nn.TrainSettings) -> Any:
+def _scheduler(optimizer: torch.optim.Optimizer, s: _nn_settings.TrainSettings) -> Any:
     import torch
 
     schedulers = torch.optim.lr_scheduler
@@ -419,10 +419,10 @@ _TAGS = {"loss": "loss/train", "val_loss": "loss/validation", "score": "{}/train
          "val_score": "{}/validation", "lr": "learning_rate"}
 
 
-def _score(metric: Any, y: np.ndarray, out: torch.Tensor, prep: _nn.Preprocessor,
+def _score(metric: Any, y: np.ndarray, out: torch.Tensor, prep: _nn_data.Preprocessor,
            codes: np.ndarray) -> float:
-    return _nn.score_outputs(metric, y, out.detach().cpu().numpy(), prep,
-                             None if prep.kind == "regression" else codes)
+    return _nn_data.score_outputs(metric, y, out.detach().cpu().numpy(), prep,
+                                  None if prep.kind == "regression" else codes)
 
 
 def _export(network: torch.nn.Module, example: torch.Tensor, directory: Path) -> Path:

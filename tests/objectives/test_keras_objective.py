@@ -14,7 +14,16 @@ import numpy as np
 import pytest
 
 import spaces
-from objectives import DevData, KerasObjective, ObjectiveError, Pruned, _nn, get_metric, load_model
+from objectives import (
+    DevData,
+    KerasObjective,
+    ObjectiveError,
+    Pruned,
+    _nn_data,
+    _nn_settings,
+    get_metric,
+    load_model,
+)
 from tests.objectives.conftest import RecordingTrial
 
 SMALL = {"layers": 1, "width": 16, "lr": 0.02, "batch_size": 32}
@@ -80,7 +89,7 @@ def test_a_trial_reports_every_epoch_and_early_stopping_restores_the_best(stoppe
     # ModelCheckpoint kept the best epoch's weights: they score the trial's value
     model = stopped["objective"].fit_final(stopped["config"], stopped["data"], 0,
                                            trial_dir=stopped["dir"])
-    ((_, valid),) = _nn.splits(stopped["data"], None, _nn.VALIDATION_SIZE, 0)
+    ((_, valid),) = _nn_data.splits(stopped["data"], None, _nn_settings.VALIDATION_SIZE, 0)
     data = stopped["data"]
     restored = get_metric("log_loss").score(model, data.X.iloc[valid], data.y[valid],
                                             classes=data.classes)

@@ -19,7 +19,8 @@ from objectives import (  # noqa: E402
     ObjectiveError,
     Pruned,
     TorchObjective,
-    _nn,
+    _nn_data,
+    _nn_settings,
     get_metric,
     load_model,
 )
@@ -43,7 +44,7 @@ def objective(**kw: Any) -> TorchObjective:
 
 
 def holdout_rows(data: DevData, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    ((train, valid),) = _nn.splits(data, None, _nn.VALIDATION_SIZE, seed)
+    ((train, valid),) = _nn_data.splits(data, None, _nn_settings.VALIDATION_SIZE, seed)
     return train, valid
 
 
@@ -283,7 +284,7 @@ def test_a_factory_gets_the_config_and_the_sizes(cancer: DevData):
     ("cuda", True, {"CUDA_VISIBLE_DEVICES": "0"}, "cuda"),
 ])
 def test_the_device_follows_cuda_visible_devices(requested, cuda, env, expected):
-    assert _nn.choose_device(requested, cuda, env) == expected
+    assert _nn_settings.choose_device(requested, cuda, env) == expected
 
 
 @pytest.mark.parametrize(("cuda", "env", "why"), [
@@ -292,7 +293,7 @@ def test_the_device_follows_cuda_visible_devices(requested, cuda, env, expected)
 ])
 def test_asking_for_cuda_without_a_gpu_is_an_error(cuda, env, why):
     with pytest.raises(ObjectiveError, match=why):
-        _nn.choose_device("cuda", cuda, env)
+        _nn_settings.choose_device("cuda", cuda, env)
 
 
 def test_a_trial_trains_on_the_cpu_when_its_gpus_are_hidden(iris, monkeypatch):
