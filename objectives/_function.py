@@ -11,9 +11,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from objectives import _estimators
 from objectives._base import DevData, Objective, TrialHandle
 from objectives._errors import ObjectiveError, qualified_name
 from objectives._metrics import Metric
+from objectives._sklearn import SklearnObjective
 
 _FN_NAMES = ("config", "data", "trial")
 _FIT_NAMES = ("config", "data", "seed")
@@ -169,16 +171,12 @@ def as_objective(obj: Any) -> Objective:
     An Objective passes through; a scikit-learn estimator, Pipeline, class or class path becomes
     a :class:`SklearnObjective`; any other callable a :class:`FunctionObjective`.
     """
-    from objectives import _estimators
-
     if isinstance(obj, Objective):
         return obj
     if isinstance(obj, Mapping):
         raise ObjectiveError("a mapping of estimators needs SklearnObjective(mapping, "
                              "choice=<the branch parameter that picks one>)")
     if _estimators.is_estimator_spec(obj):
-        from objectives._sklearn import SklearnObjective
-
         if isinstance(obj, str):
             _estimators.resolve(obj)  # a bad class path is an error now, not at the first trial
         return SklearnObjective(obj)
