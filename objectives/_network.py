@@ -270,18 +270,17 @@ class NetworkObjective(Objective):
                 else self.validation_size)
         parts = list(_nn_data.splits(data, self.folds, size, trial.seed))
         y = _as_array(data.y)
-        runs: list[tuple[Any, Run]] = []
+        runs: list[tuple[_nn_data.Preprocessor, Run]] = []
         scores: list[float] = []
-        histories: dict[str, Any] = {}
+        histories: dict[str, _nn_records.History] = {}
         try:
             for k, (train_rows, valid_rows) in enumerate(parts):
                 prep = _nn_data.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
                                                                 y[train_rows])
-                history = _nn_records.History(metric.name)
                 name = "holdout" if len(parts) == 1 else f"fold_{k}"
-                histories[name] = history
+                histories[name] = _nn_records.History(metric.name)
                 training = Training(
-                    config, settings, prep, metric, trial.seed, history,
+                    config, settings, prep, metric, trial.seed, histories[name],
                     early=_nn_records.EarlyStopping(metric.direction, settings.patience,
                                                     self.min_delta),
                     on_epoch=_reporter(trial, k * settings.epochs, k, len(parts)),
@@ -299,28 +298,30 @@ class NetworkObjective(Objective):
                 if len(parts) > 1:
                     trial.set_attr("fold_scores", list(scores))
         finally:
-            # one history record an epoch, so pruned and failed trials count theirs too
-            trial.set_attr("epochs_trained", sum(len(h.records) for h in histories.values()))
-            if artifact_dir is not None:
-                _nn_records.write_json(artifact_dir / _nn_records.HISTORY_JSON,
-                                       {n: h.to_dict() for n, h in histories.items()})
+            _record_histories(trial, histories, artifact_dir)
+        self._record_trial(config, trial, metric, runs, scores, artifact_dir)
+        return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
+                for prep, run in runs], scores
+
+    def _record_trial(self, config: Mapping[str, Any], trial: TrialHandle, metric: Metric,
+                      runs: list[tuple[_nn_data.Preprocessor, Run]], scores: list[float],
+                      artifact_dir: Path | None) -> None:
+        """Store the train score and best epochs; keep what the final model will need."""
         train_scores = [r.train_score for _, r in runs if r.train_score is not None]
         if train_scores:
             trial.set_attr("train_score", float(sum(train_scores) / len(train_scores)))
         trial.set_attr("best_epochs", [r.best_epoch + 1 for _, r in runs])
-        if artifact_dir is not None:
-            records = [_run_record(run) for _, run in runs]
-            if len(runs) == 1:
-                import joblib
+        if artifact_dir is None:
+            return
+        if len(runs) == 1:
+            import joblib
 
-                self._save_checkpoint(runs[0][1].network, artifact_dir)
-                joblib.dump(runs[0][0], artifact_dir / _nn_records.PREPROCESS_FILE)
-            _nn_records.write_json(artifact_dir / _nn_records.SUMMARY_JSON, {
-                "metric": metric.name, "framework": self.framework, "config": dict(config),
-                "scores": scores, "runs": records,
-            })
-        return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
-                for prep, run in runs], scores
+            self._save_checkpoint(runs[0][1].network, artifact_dir)
+            joblib.dump(runs[0][0], artifact_dir / _nn_records.PREPROCESS_FILE)
+        _nn_records.write_json(artifact_dir / _nn_records.SUMMARY_JSON, {
+            "metric": metric.name, "framework": self.framework, "config": dict(config),
+            "scores": scores, "runs": [_run_record(run) for _, run in runs],
+        })
 
     def _load_trial(self, config: Mapping[str, Any], data: DevData,
                     summary: Mapping[str, Any] | None,
@@ -360,6 +361,15 @@ def _reporter(trial: TrialHandle, offset: int, fold: int,
             raise Pruned(f"pruned after epoch {epoch + 1}{where}")
 
     return on_epoch
+
+
+def _record_histories(trial: TrialHandle, histories: Mapping[str, _nn_records.History],
+                      artifact_dir: Path | None) -> None:
+    """Count the epochs trained and keep every history, for pruned and failed trials too."""
+    trial.set_attr("epochs_trained", sum(len(h.records) for h in histories.values()))
+    if artifact_dir is not None:
+        _nn_records.write_json(artifact_dir / _nn_records.HISTORY_JSON,
+                               {name: h.to_dict() for name, h in histories.items()})
 
 
 def _part(prep: _nn_data.Preprocessor, data: DevData, rows: np.ndarray, y: np.ndarray) -> Part:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -333,22 +334,14 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
          device: torch.device, generator: torch.Generator,
          writer: _EpochWriter | None) -> Run:
     """The epoch loop: train, validate, report, schedule, stop early, restore the best."""
-    import numpy as np
     import torch
 
-    s, prep, metric, kind = training.settings, training.prep, training.metric, training.prep.kind
+    s, early = training.settings, training.early
     loss_fn = _loss(training.loss)
     optimizer = _optimizer(network, s)
     scheduler = _scheduler(optimizer, s) if training.replay is None else None
-    X = torch.from_numpy(train.X).to(device)
-    t = torch.from_numpy(train.t).to(device)
-    if valid is not None:
-        Xv = torch.from_numpy(valid.X).to(device)
-        tv = torch.from_numpy(valid.t).to(device)
-    n, batch = len(X), s.batch_size
-    # a last batch of one row is dropped: BatchNorm cannot train on it
-    n_used = n - 1 if n % batch == 1 and n > 1 else n
-    early, history = training.early, training.history
+    on_device = {name: (torch.from_numpy(part.X).to(device), torch.from_numpy(part.t).to(device))
+                 for name, part in (("train", train), ("valid", valid)) if part is not None}
     best_state: dict[str, torch.Tensor] | None = None
     lrs: list[float] = []
     train_score = best_train_score = None
@@ -356,45 +349,23 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
         if training.replay is not None:
             for group in optimizer.param_groups:
                 group["lr"] = training.replay[epoch]
-        lr = float(optimizer.param_groups[0]["lr"])
-        lrs.append(lr)
-        network.train()
-        order = torch.randperm(n, generator=generator)[:n_used]
-        order_dev = order.to(device)
-        losses, outs = [], []
-        for start in range(0, n_used, batch):
-            rows = order_dev[start:start + batch]
-            optimizer.zero_grad(set_to_none=True)
-            out = network(X[rows])
-            loss = loss_fn(_shaped(out, kind), t[rows])
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-            outs.append(out.detach())
-        # the mean of the batch losses, each weighted by its rows (the last may be short)
-        sizes = torch.full((len(losses),), float(batch), device=device)
-        sizes[-1] = n_used - batch * (len(losses) - 1)
-        train_loss = float(torch.stack(losses) @ sizes) / n_used
-        seen = order.numpy()
-        train_score = _score(metric, train.y[seen], torch.cat(outs), prep, train.t[seen])
-        record: dict[str, float | None] = {"loss": train_loss, "score": train_score, "lr": lr}
+        lrs.append(float(optimizer.param_groups[0]["lr"]))
+        train_loss, train_score = _train_epoch(network, optimizer, loss_fn, training, train,
+                                               on_device["train"], generator)
+        record: dict[str, float | None] = {"loss": train_loss, "score": train_score,
+                                           "lr": lrs[-1]}
         if valid is not None:
-            network.eval()
-            with torch.no_grad():
-                out_v = _predict(network, Xv)
-                record["val_loss"] = float(loss_fn(_shaped(out_v, kind), tv))
-            record["val_score"] = _score(metric, valid.y, out_v, prep, valid.t)
-        history.add(epoch, **record)
+            record["val_loss"], record["val_score"] = _validate(network, loss_fn, training,
+                                                                valid, on_device["valid"])
+        training.history.add(epoch, **record)
         if writer is not None:
             writer.add(record, epoch)
-        if not np.isfinite(train_loss):
+        if not math.isfinite(train_loss):
             break  # diverged: the best epoch so far (if any) is kept
-        if scheduler is not None:
-            if s.scheduler == "plateau":
-                watched = record.get("val_loss", train_loss)
-                scheduler.step(watched)
-            else:
-                scheduler.step()
+        if scheduler is not None and s.scheduler == "plateau":
+            scheduler.step(record.get("val_loss", train_loss))  # without validation: training
+        elif scheduler is not None:
+            scheduler.step()
         if early is not None and valid is not None:
             score = float(record["val_score"])  # type: ignore[arg-type]
             if early.update(score, epoch):
@@ -407,12 +378,57 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
-    epochs_trained = len(lrs)
     if early is not None and valid is not None:
         best_epoch = early.best_epoch
-        return Run(network, best_epoch, epochs_trained, lrs,
+        return Run(network, best_epoch, len(lrs), lrs,
                    early.best if best_epoch >= 0 else None, best_train_score)
-    return Run(network, epochs_trained - 1, epochs_trained, lrs, None, train_score)
+    return Run(network, len(lrs) - 1, len(lrs), lrs, None, train_score)
+
+
+def _train_epoch(network: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 loss_fn: torch.nn.Module, training: Training, train: Part,
+                 tensors: tuple[torch.Tensor, torch.Tensor],
+                 generator: torch.Generator) -> tuple[float, float]:
+    """One pass over the shuffled training rows: the mean loss, and the metric of the outputs."""
+    import torch
+
+    X, t = tensors
+    n, batch, kind = len(X), training.settings.batch_size, training.prep.kind
+    # a last batch of one row is dropped: BatchNorm cannot train on it
+    n_used = n - 1 if n % batch == 1 and n > 1 else n
+    network.train()
+    order = torch.randperm(n, generator=generator)[:n_used]
+    order_dev = order.to(X.device)
+    losses, outs = [], []
+    for start in range(0, n_used, batch):
+        rows = order_dev[start:start + batch]
+        optimizer.zero_grad(set_to_none=True)
+        out = network(X[rows])
+        loss = loss_fn(_shaped(out, kind), t[rows])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+        outs.append(out.detach())
+    # the mean of the batch losses, each weighted by its rows (the last may be short)
+    sizes = torch.full((len(losses),), float(batch), device=X.device)
+    sizes[-1] = n_used - batch * (len(losses) - 1)
+    train_loss = float(torch.stack(losses) @ sizes) / n_used
+    seen = order.numpy()
+    score = _score(training.metric, train.y[seen], torch.cat(outs), training.prep, train.t[seen])
+    return train_loss, score
+
+
+def _validate(network: torch.nn.Module, loss_fn: torch.nn.Module, training: Training,
+              valid: Part, tensors: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+    """The loss and the study metric on the validation rows."""
+    import torch
+
+    X, t = tensors
+    network.eval()
+    with torch.no_grad():
+        out = _predict(network, X)
+        loss = float(loss_fn(_shaped(out, training.prep.kind), t))
+    return loss, _score(training.metric, valid.y, out, training.prep, valid.t)
 
 
 _TAGS = {"loss": "loss/train", "val_loss": "loss/validation", "score": "{}/train",
