@@ -419,14 +419,16 @@ class _EpochScore:
             record.update(val_loss=val_loss, val_score=val_score)
         training.history.add(epoch, **record)
         loss = logs.get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.model.stop_training = True  # diverged: the best epoch so far is kept
+        diverged = loss is not None and not math.isfinite(float(loss))
+        if diverged:
+            self.model.stop_training = True  # the best epoch so far is kept
         if valid is None or training.early is None:
             return
         training.early.update(float(logs["val_score"]), epoch)
         if training.on_epoch is not None:
+            last = diverged or training.early.stop or epoch + 1 == training.epochs
             try:
-                training.on_epoch(epoch, float(logs["val_score"]))
+                training.on_epoch(epoch, float(logs["val_score"]), last)
             except Pruned as pruned:
                 self.pruned = pruned
                 self.model.stop_training = True

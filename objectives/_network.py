@@ -67,8 +67,9 @@ class Training:
     history: _nn_records.History
     #: stop after ``patience`` epochs without a better validation score; ``None``: no validation
     early: _nn_records.EarlyStopping | None = None
-    #: called with (epoch, validation score) after each epoch; may raise Pruned
-    on_epoch: Callable[[int, float], None] | None = None
+    #: called after each epoch with (epoch, validation score, whether it is the run's last
+    #: epoch: the epochs are done, early stopping stops, or training diverged); may raise Pruned
+    on_epoch: Callable[[int, float, bool], None] | None = None
     #: learning rate of each epoch, replayed instead of the schedule (the refit)
     replay: list[float] | None = None
     log_dir: Path | None = None
@@ -351,12 +352,16 @@ class NetworkObjective(Objective):
 
 
 def _reporter(trial: TrialHandle, offset: int, fold: int,
-              n_folds: int) -> Callable[[int, float], None]:
-    """Report each epoch's validation score at step ``offset + epoch``; prune on the word."""
+              n_folds: int) -> Callable[[int, float, bool], None]:
+    """Report each epoch's validation score at step ``offset + epoch``; prune on the word.
 
-    def on_epoch(epoch: int, score: float) -> None:
+    The trial's last step (the last epoch of its last part) is reported, but the pruner is not
+    asked: the trial has trained all it will, and pruning it then throws its result away.
+    """
+
+    def on_epoch(epoch: int, score: float, last: bool) -> None:
         trial.report(score, offset + epoch)
-        if trial.should_prune():
+        if not (last and fold == n_folds - 1) and trial.should_prune():
             where = f" of fold {fold + 1}/{n_folds}" if n_folds > 1 else ""
             raise Pruned(f"pruned after epoch {epoch + 1}{where}")
 

@@ -372,7 +372,7 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
                 best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
                 best_train_score = train_score
             if training.on_epoch is not None:
-                training.on_epoch(epoch, score)
+                training.on_epoch(epoch, score, early.stop or epoch + 1 == training.epochs)
             if early.stop:
                 break
     if best_state is not None:

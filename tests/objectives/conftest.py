@@ -18,7 +18,10 @@ from objectives import DevData
 
 
 class RecordingTrial:
-    """A trial handle that records reports and attributes; prunes after ``prune_after`` reports."""
+    """A trial handle that records reports and attributes; prunes after ``prune_after`` reports.
+
+    ``asked`` holds, for each ``should_prune()`` call, how many reports had been made by then.
+    """
 
     def __init__(self, seed: int | None = 0, number: int = 0,
                  prune_after: int | None = None, artifact_dir: Path | None = None) -> None:
@@ -28,11 +31,13 @@ class RecordingTrial:
         self.prune_after = prune_after
         self.reports: list[tuple[int, float]] = []
         self.attrs: dict[str, Any] = {}
+        self.asked: list[int] = []
 
     def report(self, value: float, step: int) -> None:
         self.reports.append((step, value))
 
     def should_prune(self) -> bool:
+        self.asked.append(len(self.reports))
         return self.prune_after is not None and len(self.reports) >= self.prune_after
 
     def set_attr(self, key: str, value: Any) -> None:

@@ -120,6 +120,16 @@ def test_the_pruning_callback_stops_training(wine: DevData):
 
 
 @pytest.mark.slow
+def test_a_trial_that_trained_every_epoch_is_complete_whatever_the_pruner_says(wine: DevData):
+    pytest.importorskip("tensorflow")
+    trial = artifact_trial(None, prune_after=3)  # says stop at the last of 3 epochs
+    value = objective(epochs=3).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
+    assert [step for step, _ in trial.reports] == [0, 1, 2]
+    assert trial.asked == [1, 2]  # never after the last epoch
+    assert value == max(score for _, score in trial.reports)
+
+
+@pytest.mark.slow
 def test_exported_files_load_back_and_predict_the_same(diabetes: DevData, tmp_path: Path):
     pytest.importorskip("tensorflow")
     import keras

@@ -46,13 +46,22 @@ def test_regression_equals_a_hand_written_shuffled_kfold(diabetes, make_trial):
     assert value == pytest.approx(np.mean(expected), rel=1e-10)
 
 
-def test_pruning_stops_after_the_first_fold(iris, make_trial):
-    trial = make_trial(prune_after=1)
-    with pytest.raises(Pruned):
-        SklearnObjective(LogisticRegression).evaluate({}, iris, trial, BALANCED)
-    assert len(trial.reports) == 1
+def test_a_pruner_that_always_says_stop_stops_a_five_fold_trial_after_fold_one(iris, make_trial):
+    trial = make_trial(prune_after=0)  # should_prune() is always True
+    with pytest.raises(Pruned, match="after fold 1 of 5"):
+        SklearnObjective(LogisticRegression, folds=5).evaluate({}, iris, trial, BALANCED)
+    assert len(trial.reports) == 1 and trial.asked == [1]
     assert len(trial.attrs["fold_scores"]) == 1
     assert "train_score" in trial.attrs
+
+
+def test_a_trial_that_scored_every_fold_is_complete_whatever_the_pruner_says(iris, make_trial):
+    trial = make_trial(prune_after=5)  # says stop once the fifth (the last) fold is reported
+    value = SklearnObjective(LogisticRegression, folds=5).evaluate({}, iris, trial, BALANCED)
+    scores = trial.attrs["fold_scores"]
+    assert len(scores) == 5 and value == pytest.approx(np.mean(scores))
+    assert [step for step, _ in trial.reports] == [0, 1, 2, 3, 4]
+    assert trial.asked == [1, 2, 3, 4]  # never after the last fold
 
 
 def test_same_seed_same_fold_scores_other_seed_other_scores(imbalanced, make_trial):

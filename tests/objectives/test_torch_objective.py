@@ -83,6 +83,29 @@ def test_the_pruner_stops_a_trial_after_the_epoch_it_says(wine: DevData, trial_d
     assert not (trial_dir / "summary.json").exists()  # a pruned trial is never the best
 
 
+def test_a_pruner_that_always_says_stop_stops_after_the_first_epoch(wine: DevData):
+    trial = artifact_trial(None, prune_after=0)  # should_prune() is always True
+    with pytest.raises(Pruned, match="after epoch 1"):
+        objective(epochs=3).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
+    assert trial.asked == [1]
+
+
+@pytest.mark.parametrize("folds", [None, 2])
+def test_a_trial_that_trained_every_epoch_is_complete_whatever_the_pruner_says(
+        wine: DevData, folds: int | None):
+    steps = 3 * (folds or 1)
+    trial = artifact_trial(None, prune_after=steps)  # says stop at the last epoch of the last part
+    value = objective(epochs=3, folds=folds).evaluate(dict(SMALL), wine, trial,
+                                                      get_metric("accuracy"))
+    assert [step for step, _ in trial.reports] == list(range(steps))
+    assert trial.asked == list(range(1, steps))  # every epoch but the very last
+    assert trial.attrs["epochs_trained"] == steps
+    if folds:
+        assert value == pytest.approx(np.mean(trial.attrs["fold_scores"]))
+    else:
+        assert value == max(score for _, score in trial.reports)
+
+
 def test_early_stopping_restores_the_best_epoch(cancer: DevData, trial_dir: Path):
     config = {**SMALL, "lr": 0.05, "width": 64}
     trial = artifact_trial(trial_dir)
