@@ -242,6 +242,12 @@ class NetworkObjective(Objective):
     def _load_network(directory: Path) -> Any:
         """The network ``save_model`` wrote under ``directory``, on the CPU."""
 
+    @staticmethod
+    def _portable(network: Any) -> Any:
+        """``network`` as the final model pickles it: loadable in a process without the
+        device it was trained on. As it is, unless the framework says otherwise."""
+        return network
+
     # --- private ------------------------------------------------------------------------------
 
     @property
@@ -348,7 +354,8 @@ class NetworkObjective(Objective):
               epochs: int, histories: Mapping[str, Any]) -> _nn_model.NetworkModel:
         """The fitted ``network`` behind its preprocessing, as the engine scores it."""
         return _nn_model.wrap(prep, network, cls._forward, framework=cls.framework,
-                              config=config, epochs=epochs, histories=histories)
+                              config=config, epochs=epochs, histories=histories,
+                              portable=cls._portable)
 
 
 def _reporter(trial: TrialHandle, offset: int, fold: int,

@@ -2,7 +2,8 @@
 
 :class:`NetworkModel` (a regressor) and :class:`NetworkClassifier` give a trained network
 scikit-learn's ``predict`` (and ``predict_proba``, ``classes_``); the framework says how to run
-the network through ``forward``. Nothing here imports torch or tensorflow.
+the network (``forward``) and how to make it loadable anywhere (``portable``), so a model fitted
+in a worker on a GPU pickles to a driver without one. Nothing here imports torch or tensorflow.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+
 class NetworkModel:
     """A fitted network behind its preprocessing, with scikit-learn's ``predict``.
 
-    ``forward(features) -> outputs`` runs the framework's network on float32 features.
+    ``forward(network, features) -> outputs`` runs the framework's network on float32
+    features. ``portable(network)`` is the network as it is pickled (a torch network on the
+    CPU); pickling leaves the model itself as it is.
     """
 
     _estimator_type = "regressor"
@@ -29,10 +33,12 @@ class NetworkModel:
     def __init__(self, preprocessor: Preprocessor, network: Any,
                  forward: Callable[[Any, np.ndarray], np.ndarray], *,
                  framework: str, config: Mapping[str, Any], epochs: int,
-                 histories: Mapping[str, Any] | None = None) -> None:
+                 histories: Mapping[str, Any] | None = None,
+                 portable: Callable[[Any], Any] | None = None) -> None:
         self.preprocessor_ = preprocessor
         self.network_ = network
         self._forward = forward
+        self._portable = portable
         self.framework = framework
         self.config_ = dict(config)
         self.epochs_ = epochs
@@ -48,6 +54,12 @@ class NetworkModel:
     @property
     def n_features_in_(self) -> int:
         return len(self.preprocessor_.columns_.feature_names_in_)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if self._portable is not None:
+            state["network_"] = self._portable(self.network_)
+        return state
 
     def describe(self) -> dict[str, Any]:
         return {"framework": self.framework, "config": self.config_, "epochs": self.epochs_,

@@ -9,6 +9,7 @@ private ``torch.Generator``; deterministic algorithms are switched on for the ru
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import math
 import os
@@ -147,6 +148,15 @@ class TorchObjective(NetworkObjective):
     @staticmethod
     def _load_network(directory: Path) -> Any:
         return load_network(directory)
+
+    @staticmethod
+    def _portable(network: Any) -> Any:
+        """The network with every tensor on the CPU (a copy, when some are on a GPU), so that
+        a process without CUDA can unpickle it."""
+        tensors = [*network.parameters(), *network.buffers()]
+        if all(tensor.device.type == "cpu" for tensor in tensors):
+            return network
+        return copy.deepcopy(network).cpu()
 
     # --- private ------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from objectives import (
     get_metric,
     load_model,
 )
-from tests.objectives.conftest import RecordingTrial
+from tests.objectives.conftest import RecordingTrial, predict_elsewhere
 
 SMALL = {"layers": 1, "width": 16, "lr": 0.02, "batch_size": 32}
 
@@ -151,6 +151,16 @@ def test_exported_files_load_back_and_predict_the_same(diabetes: DevData, tmp_pa
                                model.outputs(X), rtol=1e-5)
     lite = tflite_predict(tmp_path / "model" / "model.tflite", features)
     np.testing.assert_allclose(lite.reshape(-1), expected, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_final_model_pickles_to_a_fresh_process_and_predicts_the_same(
+        wine: DevData, tmp_path: Path):
+    pytest.importorskip("tensorflow")
+    model = objective(epochs=2).fit_final(dict(SMALL), wine, 0)
+    there = predict_elsewhere(model, wine.X, tmp_path)
+    np.testing.assert_array_equal(there["predict"], model.predict(wine.X))
+    np.testing.assert_array_equal(there["predict_proba"], model.predict_proba(wine.X))
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from objectives import DevData, ObjectiveError, Pruned, SklearnObjective, get_metric
+from tests.objectives.conftest import predict_elsewhere
 
 BALANCED = get_metric("balanced_accuracy")
 
@@ -73,6 +74,14 @@ def test_same_seed_same_fold_scores_other_seed_other_scores(imbalanced, make_tri
         runs.append(trial.attrs["fold_scores"])
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
+
+
+def test_the_final_model_pickles_to_a_fresh_process_and_predicts_the_same(imbalanced, tmp_path):
+    objective = SklearnObjective(LogisticRegression, smote=True)  # imblearn's pipeline too
+    model = objective.fit_final({"C": 0.5}, imbalanced, seed=0)
+    there = predict_elsewhere(model, imbalanced.X, tmp_path)
+    np.testing.assert_array_equal(there["predict"], model.predict(imbalanced.X))
+    np.testing.assert_array_equal(there["predict_proba"], model.predict_proba(imbalanced.X))
 
 
 def test_seed_fills_random_state_left_unset(iris):

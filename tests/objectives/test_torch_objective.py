@@ -25,7 +25,7 @@ from objectives import (  # noqa: E402
     load_model,
 )
 from objectives._torch import load_network, mlp  # noqa: E402
-from tests.objectives.conftest import RecordingTrial  # noqa: E402
+from tests.objectives.conftest import RecordingTrial, predict_elsewhere  # noqa: E402
 
 #: a small, quick network: every test trains for a few epochs only
 SMALL = {"layers": 1, "width": 16, "lr": 0.01, "batch_size": 32}
@@ -248,6 +248,24 @@ def test_exported_files_load_back_and_predict_the_same(iris: DevData, tmp_path: 
     assert info["framework"] == "torch" and info["classes"] == [0, 1, 2]
     assert info["files"]["pt2"] == "model.pt2"
     assert (tmp_path / "model" / "history.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_final_model_pickles_to_a_fresh_process_and_predicts_the_same(
+        wine: DevData, tmp_path: Path):
+    model = objective(epochs=3).fit_final({**SMALL, "batch_norm": True}, wine, 0)
+    there = predict_elsewhere(model, wine.X, tmp_path)
+    np.testing.assert_array_equal(there["predict"], model.predict(wine.X))
+    np.testing.assert_array_equal(there["predict_proba"], model.predict_proba(wine.X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_model_trained_on_a_gpu_pickles_to_a_process_without_one(
+        wine: DevData, tmp_path: Path):
+    model = objective(epochs=3, device="cuda").fit_final(dict(SMALL), wine, 0)
+    there = predict_elsewhere(model, wine.X, tmp_path)  # that process sees no GPU
+    np.testing.assert_allclose(there["predict_proba"], model.predict_proba(wine.X),
+                               rtol=1e-4, atol=1e-6)  # CPU and GPU arithmetic differ a little
+    assert next(model.network_.parameters()).is_cuda  # pickling left the model where it was
 
 
 # --- the user's factory -------------------------------------------------------------------------
