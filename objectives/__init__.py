@@ -10,9 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
+    from objectives._base import DevData, Objective, TrialHandle
+    from objectives._errors import ObjectiveError, Pruned
     from objectives._function import FunctionObjective, as_objective
     from objectives._keras import KerasObjective
+    from objectives._load import load_model
     from objectives._metrics import (
         METRICS,
         Metric,
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
         get_metric,
         regression_report,
     )
-    from objectives._network import load_model
     from objectives._sklearn import SklearnObjective
     from objectives._splits import cv_splitter
     from objectives._torch import TorchObjective
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "DevData": "objectives._base",
     "Objective": "objectives._base",
-    "ObjectiveError": "objectives._base",
-    "Pruned": "objectives._base",
+    "ObjectiveError": "objectives._errors",
+    "Pruned": "objectives._errors",
     "TrialHandle": "objectives._base",
     "METRICS": "objectives._metrics",
     "Metric": "objectives._metrics",
@@ -42,7 +43,7 @@ _EXPORTS = {
     "cv_splitter": "objectives._splits",
     "TorchObjective": "objectives._torch",
     "KerasObjective": "objectives._keras",
-    "load_model": "objectives._network",
+    "load_model": "objectives._load",
 }
 
 __all__ = [

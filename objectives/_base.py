@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from objectives._errors import ObjectiveError
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -20,14 +22,6 @@ if TYPE_CHECKING:
     from spaces import Space
 
 Task = Literal["classification", "regression"]
-
-
-class ObjectiveError(ValueError):
-    """The user's objective, space or data cannot work together; the message names the culprit."""
-
-
-class Pruned(Exception):
-    """Raised inside an objective when the trial handle says the trial should stop early."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from objectives._base import DevData, ObjectiveError
+from objectives._base import DevData
+from objectives._errors import ObjectiveError
+from objectives._estimators import CATEGORICAL_DTYPES, is_pipeline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,8 +84,6 @@ def check_finite(X: pd.DataFrame) -> None:
 def check_auto_dtypes(X: pd.DataFrame) -> None:
     """The automatic preprocessing handles numeric and categorical columns, nothing else."""
     from sklearn.compose import make_column_selector
-
-    from objectives._estimators import CATEGORICAL_DTYPES
 
     picked = set(make_column_selector(dtype_include="number")(X))
     picked |= set(make_column_selector(dtype_include=CATEGORICAL_DTYPES)(X))
@@ -163,8 +163,6 @@ def check_folds(data: DevData, folds: int) -> None:
 
 def entry_step(model: Any) -> Any:
     """The step that first sees the data (``None`` for a passthrough)."""
-    from objectives._estimators import is_pipeline
-
     while is_pipeline(model):
         steps = [step for _, step in model.steps if step not in (None, "passthrough")]
         if not steps:

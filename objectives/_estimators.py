@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from objectives._base import ObjectiveError
+from objectives._errors import ObjectiveError
 
 #: dotted class paths allowed as strings; anything else must be passed as the class itself
 ALLOWED_PREFIXES = ("sklearn.", "imblearn.")

@@ -11,19 +11,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from objectives._base import DevData, Objective, ObjectiveError, TrialHandle
+from objectives import _estimators
+from objectives._base import DevData, Objective, TrialHandle
+from objectives._errors import ObjectiveError, qualified_name
 from objectives._metrics import Metric
+from objectives._sklearn import SklearnObjective
 
 _FN_NAMES = ("config", "data", "trial")
 _FIT_NAMES = ("config", "data", "seed")
-
-
-def qualified_name(fn: Any) -> str:
-    """``module.qualname`` of a function (or the type of a callable object)."""
-    target = fn if hasattr(fn, "__qualname__") else type(fn)
-    module = getattr(target, "__module__", None)
-    name = getattr(target, "__qualname__", repr(target))
-    return f"{module}.{name}" if module else name
 
 
 def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str, ...] | int:
@@ -176,16 +171,12 @@ def as_objective(obj: Any) -> Objective:
     An Objective passes through; a scikit-learn estimator, Pipeline, class or class path becomes
     a :class:`SklearnObjective`; any other callable a :class:`FunctionObjective`.
     """
-    from objectives import _estimators
-
     if isinstance(obj, Objective):
         return obj
     if isinstance(obj, Mapping):
         raise ObjectiveError("a mapping of estimators needs SklearnObjective(mapping, "
                              "choice=<the branch parameter that picks one>)")
     if _estimators.is_estimator_spec(obj):
-        from objectives._sklearn import SklearnObjective
-
         if isinstance(obj, str):
             _estimators.resolve(obj)  # a bad class path is an error now, not at the first trial
         return SklearnObjective(obj)

@@ -17,15 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn
-from objectives._base import ObjectiveError, Pruned
+from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives._errors import ObjectiveError, Pruned
 from objectives._network import NetworkObjective, Part, Run, Training
 
 if TYPE_CHECKING:
     import numpy as np
 
 _CHUNK = 8192
-_WEIGHTS = f"{_nn.CHECKPOINT}.weights.h5"
+_WEIGHTS = f"{_nn_records.CHECKPOINT}.weights.h5"
 
 
 class KerasObjective(NetworkObjective):
@@ -75,7 +75,7 @@ class KerasObjective(NetworkObjective):
         else:
             files["tflite"] = tflite.name
             written.append(tflite)
-        written += _nn.save_common(model, directory, files)
+        written += _nn_model.save_common(model, directory, files)
         return written
 
     # --- the framework's part -----------------------------------------------------------------
@@ -94,12 +94,12 @@ class KerasObjective(NetworkObjective):
 
     def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
         keras = _keras(self.threads)
-        device = _nn.choose_device(self.device, _cuda_available(keras), os.environ)
+        device = _nn_settings.choose_device(self.device, _cuda_available(keras), os.environ)
         keras.backend.clear_session()
         if training.seed is not None:
             keras.utils.set_random_seed(training.seed)
         with _on(keras, device):
-            n_out = _nn.n_outputs(training.prep.kind, training.prep.classes)
+            n_out = _nn_data.n_outputs(training.prep.kind, training.prep.classes)
             network = self._build(training.config, train.X.shape[1], n_out)
             # no XLA: compiling costs more than it saves on networks this size (measured)
             network.compile(optimizer=_optimizer(keras, training.settings),
@@ -126,13 +126,13 @@ class KerasObjective(NetworkObjective):
         if not path.is_file():  # ModelCheckpoint wrote the best epoch's weights already
             network.save_weights(path)
 
-    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn.Preprocessor,
+    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn_data.Preprocessor,
                          directory: Path) -> Any:
         path = directory / _WEIGHTS
         if not path.is_file():
             return None
         _keras(self.threads)
-        network = self._build(config, prep.n_features_, _nn.n_outputs(prep.kind, prep.classes))
+        network = self._build(config, prep.n_features_, _nn_data.n_outputs(prep.kind, prep.classes))
         network.load_weights(path)
         return network
 
@@ -143,6 +143,10 @@ class KerasObjective(NetworkObjective):
         outputs = [_numpy(network(features[i:i + _CHUNK], training=False))
                    for i in range(0, max(len(features), 1), _CHUNK)]
         return np.concatenate(outputs).reshape(len(features), -1)
+
+    @staticmethod
+    def _load_network(directory: Path) -> Any:
+        return _keras(None).models.load_model(directory / "model.keras")
 
     # --- private ------------------------------------------------------------------------------
 
@@ -157,19 +161,19 @@ class KerasObjective(NetworkObjective):
         except ObjectiveError:
             raise
         except Exception as exc:  # noqa: BLE001 - the user's factory: say whose error it is
-            raise _nn.factory_error(factory, exc) from exc
+            raise _nn_settings.factory_error(factory, exc) from exc
         if not isinstance(network, keras.Model):
-            raise ObjectiveError(f"model factory {_nn.describe_factory(factory)} returned "
+            raise ObjectiveError(f"model factory {_nn_settings.describe_factory(factory)} returned "
                                  f"{type(network).__name__}, not a keras.Model")
         try:
             out = network(np.zeros((2, n_in), dtype=np.float32), training=False)
         except Exception as exc:  # noqa: BLE001
             raise ObjectiveError(
-                f"model factory {_nn.describe_factory(factory)} built a network that fails on "
-                f"a batch of 2 rows of {n_in} features: {type(exc).__name__}: "
+                f"model factory {_nn_settings.describe_factory(factory)} built a network that "
+                f"fails on a batch of 2 rows of {n_in} features: {type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             ) from exc
-        _nn.check_output_shape(tuple(int(d) for d in out.shape), n_out, factory)
+        _nn_settings.check_output_shape(tuple(int(d) for d in out.shape), n_out, factory)
         return network
 
 
@@ -178,7 +182,7 @@ def dense(config: Mapping[str, Any], n_inputs: int, n_outputs: int) -> Any:
     then Dense(``n_outputs``)."""
     import keras
 
-    settings = _nn.network_settings(config)
+    settings = _nn_settings.network_settings(config)
     layers: list[Any] = [keras.Input((n_inputs,))]
     for _ in range(settings["layers"]):
         layers.append(keras.layers.Dense(settings["width"]))
@@ -191,7 +195,7 @@ def dense(config: Mapping[str, Any], n_inputs: int, n_outputs: int) -> Any:
     return keras.Sequential(layers)
 
 
-def export_tflite(model: _nn.NetworkModel, path: Path) -> Path:
+def export_tflite(model: _nn_model.NetworkModel, path: Path) -> Path:
     """The network with its output head (probabilities, or values in the target's units) as
     a TFLite flatbuffer; the input is the preprocessed features (see ``model.json``)."""
     import keras
@@ -302,7 +306,7 @@ def _on(keras: Any, device: str) -> Any:
     return contextlib.nullcontext()
 
 
-def _optimizer(keras: Any, s: _nn.TrainSettings) -> Any:
+def _optimizer(keras: Any, s: _nn_settings.TrainSettings) -> Any:
     decay = s.weight_decay or None
     if s.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate=s.lr, weight_decay=decay)
@@ -400,7 +404,7 @@ class _EpochScore:
         forward = KerasObjective._forward
         out = forward(self.model, self._train.X)
         codes = None if prep.kind == "regression" else self._train.t
-        score = _nn.score_outputs(metric, self._train.y, out, prep, codes)
+        score = _nn_data.score_outputs(metric, self._train.y, out, prep, codes)
         self.train_scores.append(score)
         logs["score"] = score
         record: dict[str, float | None] = {"loss": logs.get("loss"), "score": score,
@@ -409,20 +413,22 @@ class _EpochScore:
         if valid is not None:
             out_v = forward(self.model, valid.X)
             val_loss = float(_numpy(self._loss(_targets(valid.t, prep.kind), out_v)))
-            val_score = _nn.score_outputs(metric, valid.y, out_v, prep,
-                                          None if prep.kind == "regression" else valid.t)
+            val_score = _nn_data.score_outputs(metric, valid.y, out_v, prep,
+                                               None if prep.kind == "regression" else valid.t)
             logs["val_loss"], logs["val_score"] = val_loss, val_score
             record.update(val_loss=val_loss, val_score=val_score)
         training.history.add(epoch, **record)
         loss = logs.get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.model.stop_training = True  # diverged: the best epoch so far is kept
+        diverged = loss is not None and not math.isfinite(float(loss))
+        if diverged:
+            self.model.stop_training = True  # the best epoch so far is kept
         if valid is None or training.early is None:
             return
         training.early.update(float(logs["val_score"]), epoch)
         if training.on_epoch is not None:
+            last = diverged or training.early.stop or epoch + 1 == training.epochs
             try:
-                training.on_epoch(epoch, float(logs["val_score"]))
+                training.on_epoch(epoch, float(logs["val_score"]), last)
             except Pruned as pruned:
                 self.pruned = pruned
                 self.model.stop_training = True

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from objectives._base import ObjectiveError
+from objectives._errors import ObjectiveError
 
 if TYPE_CHECKING:
     import numpy as np

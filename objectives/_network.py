@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn
-from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
+from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives._base import DevData, Objective, TrialHandle
+from objectives._errors import ObjectiveError, Pruned
 from objectives._metrics import Metric, get_metric
 
 if TYPE_CHECKING:
@@ -59,15 +60,16 @@ class Training:
     """Everything one training run needs besides the data."""
 
     config: Mapping[str, Any]
-    settings: _nn.TrainSettings
-    prep: _nn.Preprocessor
+    settings: _nn_settings.TrainSettings
+    prep: _nn_data.Preprocessor
     metric: Metric
     seed: int | None
-    history: _nn.History
+    history: _nn_records.History
     #: stop after ``patience`` epochs without a better validation score; ``None``: no validation
-    early: _nn.EarlyStopping | None = None
-    #: called with (epoch, validation score) after each epoch; may raise Pruned
-    on_epoch: Callable[[int, float], None] | None = None
+    early: _nn_records.EarlyStopping | None = None
+    #: called after each epoch with (epoch, validation score, whether it is the run's last
+    #: epoch: the epochs are done, early stopping stops, or training diverged); may raise Pruned
+    on_epoch: Callable[[int, float, bool], None] | None = None
     #: learning rate of each epoch, replayed instead of the schedule (the refit)
     replay: list[float] | None = None
     log_dir: Path | None = None
@@ -75,7 +77,7 @@ class Training:
 
     @property
     def loss(self) -> str:
-        return _nn.loss_name(self.prep.kind, self.metric)
+        return _nn_data.loss_name(self.prep.kind, self.metric)
 
     @property
     def epochs(self) -> int:
@@ -133,10 +135,11 @@ class NetworkObjective(Objective):
         """Check arguments, the space against the ready-made network, data and metric, once."""
         self._validate_arguments()
         self._require()
-        _nn.check_data(data, get_metric(metric) if metric is not None else None, self)
+        _nn_settings.check_data(data, get_metric(metric) if metric is not None else None, self)
         if self._uses_ready_made:
-            _nn.check_space_keys(space, _nn.TRAIN_KEYS | _nn.NETWORK_KEYS,
-                                 f"{self.ready_made} network")
+            _nn_settings.check_space_keys(
+                space, _nn_settings.TRAIN_KEYS | _nn_settings.NETWORK_KEYS,
+                f"{self.ready_made} network")
 
     def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
                  metric: Metric | str) -> float:
@@ -157,7 +160,7 @@ class NetworkObjective(Objective):
         data: DevData,
         seed: int | None,
         trial_dir: Path | None = None,
-    ) -> _nn.NetworkModel:
+    ) -> _nn_model.NetworkModel:
         """The final model: refit on all development data, or the best trial's own network.
 
         ``final="refit"`` trains a fresh network on all development data for the number of
@@ -167,7 +170,7 @@ class NetworkObjective(Objective):
         again first: with a seed that is the same network on CPU.
         """
         self._validate_arguments()
-        summary = _nn.read_summary(trial_dir)
+        summary = _nn_records.read_summary(trial_dir)
         metric = get_metric(summary["metric"] if summary else _DEFAULT_METRIC[data.task])
         trial_histories = _read_histories(trial_dir)
         if self.final == "best_trial":
@@ -179,12 +182,13 @@ class NetworkObjective(Objective):
         if summary is None:
             runs, _ = self._validate_config(config, data, _NoTrial(seed), metric)
             summary = {"runs": [_run_record(run) for _, run in runs]}
-        epochs, lrs = _nn.refit_plan(summary["runs"])
-        settings = _nn.TrainSettings.from_config(config, epochs=self.epochs,
-                                                 patience=self.patience)
-        prep = _nn.Preprocessor(_nn.output_kind(data.task, _nn.study_classes(data)),
-                                _nn.study_classes(data)).fit(data.X, data.y)
-        history = _nn.History(metric.name)
+        epochs, lrs = _nn_records.refit_plan(summary["runs"])
+        settings = _nn_settings.TrainSettings.from_config(config, epochs=self.epochs,
+                                                          patience=self.patience)
+        classes = _nn_data.study_classes(data)
+        prep = _nn_data.Preprocessor(_nn_data.output_kind(data.task, classes),
+                                     classes).fit(data.X, data.y)
+        history = _nn_records.History(metric.name)
         everything = Part(prep.features(data.X), prep.target(data.y), _as_array(data.y))
         run = self._train(
             Training(config, settings, prep, metric, seed, history, replay=lrs), everything,
@@ -197,7 +201,7 @@ class NetworkObjective(Objective):
         return {
             "type": type(self).__name__,
             "model": (self.ready_made if self._uses_ready_made
-                      else _nn.describe_factory(self.model)),
+                      else _nn_settings.describe_factory(self.model)),
             "epochs": self.epochs,
             "patience": self.patience,
             "folds": self.folds,
@@ -224,7 +228,7 @@ class NetworkObjective(Objective):
         """Write the trained network under ``directory``."""
 
     @abc.abstractmethod
-    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn.Preprocessor,
+    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn_data.Preprocessor,
                          directory: Path) -> Any:
         """The network ``_save_checkpoint`` wrote, or ``None`` if it is not there."""
 
@@ -232,6 +236,17 @@ class NetworkObjective(Objective):
     @abc.abstractmethod
     def _forward(network: Any, features: np.ndarray) -> np.ndarray:
         """Raw outputs of ``network`` for float32 ``features``."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _load_network(directory: Path) -> Any:
+        """The network ``save_model`` wrote under ``directory``, on the CPU."""
+
+    @staticmethod
+    def _portable(network: Any) -> Any:
+        """``network`` as the final model pickles it: loadable in a process without the
+        device it was trained on. As it is, unless the framework says otherwise."""
+        return network
 
     # --- private ------------------------------------------------------------------------------
 
@@ -247,36 +262,36 @@ class NetworkObjective(Objective):
                 f"'{self.ready_made}' (the ready-made network) or a model factory "
                 f"(config, n_inputs, n_outputs) -> network. Got {model!r} instead."
             )
-        _nn.validate_arguments(self)
+        _nn_settings.validate_arguments(self)
 
     def _validate_config(
         self, config: Mapping[str, Any], data: DevData, trial: TrialHandle, metric: Metric
     ) -> tuple[list[tuple[Any, Run]], list[float]]:
         """Train one network per validation part; report, prune, and record the trial."""
-        settings = _nn.TrainSettings.from_config(config, epochs=self.epochs,
-                                                 patience=self.patience)
-        classes = _nn.study_classes(data)
-        kind = _nn.output_kind(data.task, classes)
+        settings = _nn_settings.TrainSettings.from_config(config, epochs=self.epochs,
+                                                          patience=self.patience)
+        classes = _nn_data.study_classes(data)
+        kind = _nn_data.output_kind(data.task, classes)
         artifact_dir: Path | None = getattr(trial, "artifact_dir", None)
-        size = _nn.VALIDATION_SIZE if self.validation_size is None else self.validation_size
-        parts = list(_nn.splits(data, self.folds, size, trial.seed))
+        size = (_nn_settings.VALIDATION_SIZE if self.validation_size is None
+                else self.validation_size)
+        parts = list(_nn_data.splits(data, self.folds, size, trial.seed))
         y = _as_array(data.y)
-        runs: list[tuple[Any, Run]] = []
+        runs: list[tuple[_nn_data.Preprocessor, Run]] = []
         scores: list[float] = []
-        histories: dict[str, Any] = {}
+        histories: dict[str, _nn_records.History] = {}
         try:
             for k, (train_rows, valid_rows) in enumerate(parts):
-                prep = _nn.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
-                                                           y[train_rows])
-                history = _nn.History(metric.name)
+                prep = _nn_data.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
+                                                                y[train_rows])
                 name = "holdout" if len(parts) == 1 else f"fold_{k}"
-                histories[name] = history
+                histories[name] = _nn_records.History(metric.name)
                 training = Training(
-                    config, settings, prep, metric, trial.seed, history,
-                    early=_nn.EarlyStopping(metric.direction, settings.patience,
-                                            self.min_delta),
+                    config, settings, prep, metric, trial.seed, histories[name],
+                    early=_nn_records.EarlyStopping(metric.direction, settings.patience,
+                                                    self.min_delta),
                     on_epoch=_reporter(trial, k * settings.epochs, k, len(parts)),
-                    log_dir=(artifact_dir / _nn.TENSORBOARD_DIR / name
+                    log_dir=(artifact_dir / _nn_records.TENSORBOARD_DIR / name
                              if artifact_dir is not None and self.tensorboard else None),
                     checkpoint_dir=artifact_dir if len(parts) == 1 else None,
                 )
@@ -290,39 +305,41 @@ class NetworkObjective(Objective):
                 if len(parts) > 1:
                     trial.set_attr("fold_scores", list(scores))
         finally:
-            # one history record an epoch, so pruned and failed trials count theirs too
-            trial.set_attr("epochs_trained", sum(len(h.records) for h in histories.values()))
-            if artifact_dir is not None:
-                _nn.write_json(artifact_dir / _nn.HISTORY_JSON,
-                               {n: h.to_dict() for n, h in histories.items()})
+            _record_histories(trial, histories, artifact_dir)
+        self._record_trial(config, trial, metric, runs, scores, artifact_dir)
+        return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
+                for prep, run in runs], scores
+
+    def _record_trial(self, config: Mapping[str, Any], trial: TrialHandle, metric: Metric,
+                      runs: list[tuple[_nn_data.Preprocessor, Run]], scores: list[float],
+                      artifact_dir: Path | None) -> None:
+        """Store the train score and best epochs; keep what the final model will need."""
         train_scores = [r.train_score for _, r in runs if r.train_score is not None]
         if train_scores:
             trial.set_attr("train_score", float(sum(train_scores) / len(train_scores)))
         trial.set_attr("best_epochs", [r.best_epoch + 1 for _, r in runs])
-        if artifact_dir is not None:
-            records = [_run_record(run) for _, run in runs]
-            if len(runs) == 1:
-                import joblib
+        if artifact_dir is None:
+            return
+        if len(runs) == 1:
+            import joblib
 
-                self._save_checkpoint(runs[0][1].network, artifact_dir)
-                joblib.dump(runs[0][0], artifact_dir / _nn.PREPROCESS_FILE)
-            _nn.write_json(artifact_dir / _nn.SUMMARY_JSON, {
-                "metric": metric.name, "framework": self.framework, "config": dict(config),
-                "scores": scores, "runs": records,
-            })
-        return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
-                for prep, run in runs], scores
+            self._save_checkpoint(runs[0][1].network, artifact_dir)
+            joblib.dump(runs[0][0], artifact_dir / _nn_records.PREPROCESS_FILE)
+        _nn_records.write_json(artifact_dir / _nn_records.SUMMARY_JSON, {
+            "metric": metric.name, "framework": self.framework, "config": dict(config),
+            "scores": scores, "runs": [_run_record(run) for _, run in runs],
+        })
 
     def _load_trial(self, config: Mapping[str, Any], data: DevData,
                     summary: Mapping[str, Any] | None,
-                    trial_dir: Path | None) -> _nn.NetworkModel | None:
+                    trial_dir: Path | None) -> _nn_model.NetworkModel | None:
         """The best trial's checkpointed network behind its preprocessing, if it is kept."""
         if trial_dir is None or summary is None or len(summary.get("runs", ())) != 1:
             return None
         import joblib
 
         try:
-            prep = joblib.load(trial_dir / _nn.PREPROCESS_FILE)
+            prep = joblib.load(trial_dir / _nn_records.PREPROCESS_FILE)
         except OSError:
             return None
         network = self._load_checkpoint(config, prep, trial_dir)
@@ -332,26 +349,42 @@ class NetworkObjective(Objective):
         return self._wrap(prep, network, config, int(run["best_epoch"]) + 1,
                           _read_histories(trial_dir))
 
-    def _wrap(self, prep: _nn.Preprocessor, network: Any, config: Mapping[str, Any],
-              epochs: int, histories: Mapping[str, Any]) -> _nn.NetworkModel:
-        return _nn.wrap(prep, network, type(self)._forward, framework=self.framework,
-                        config=config, epochs=epochs, histories=histories)
+    @classmethod
+    def _wrap(cls, prep: _nn_data.Preprocessor, network: Any, config: Mapping[str, Any],
+              epochs: int, histories: Mapping[str, Any]) -> _nn_model.NetworkModel:
+        """The fitted ``network`` behind its preprocessing, as the engine scores it."""
+        return _nn_model.wrap(prep, network, cls._forward, framework=cls.framework,
+                              config=config, epochs=epochs, histories=histories,
+                              portable=cls._portable)
 
 
 def _reporter(trial: TrialHandle, offset: int, fold: int,
-              n_folds: int) -> Callable[[int, float], None]:
-    """Report each epoch's validation score at step ``offset + epoch``; prune on the word."""
+              n_folds: int) -> Callable[[int, float, bool], None]:
+    """Report each epoch's validation score at step ``offset + epoch``; prune on the word.
 
-    def on_epoch(epoch: int, score: float) -> None:
+    The trial's last step (the last epoch of its last part) is reported, but the pruner is not
+    asked: the trial has trained all it will, and pruning it then throws its result away.
+    """
+
+    def on_epoch(epoch: int, score: float, last: bool) -> None:
         trial.report(score, offset + epoch)
-        if trial.should_prune():
+        if not (last and fold == n_folds - 1) and trial.should_prune():
             where = f" of fold {fold + 1}/{n_folds}" if n_folds > 1 else ""
             raise Pruned(f"pruned after epoch {epoch + 1}{where}")
 
     return on_epoch
 
 
-def _part(prep: _nn.Preprocessor, data: DevData, rows: np.ndarray, y: np.ndarray) -> Part:
+def _record_histories(trial: TrialHandle, histories: Mapping[str, _nn_records.History],
+                      artifact_dir: Path | None) -> None:
+    """Count the epochs trained and keep every history, for pruned and failed trials too."""
+    trial.set_attr("epochs_trained", sum(len(h.records) for h in histories.values()))
+    if artifact_dir is not None:
+        _nn_records.write_json(artifact_dir / _nn_records.HISTORY_JSON,
+                               {name: h.to_dict() for name, h in histories.items()})
+
+
+def _part(prep: _nn_data.Preprocessor, data: DevData, rows: np.ndarray, y: np.ndarray) -> Part:
     X = data.X.iloc[rows]
     return Part(prep.features(X), prep.target(y[rows]), y[rows])
 
@@ -374,48 +407,9 @@ def _read_histories(trial_dir: Path | None) -> dict[str, Any]:
     import json
 
     try:
-        payload = json.loads((trial_dir / _nn.HISTORY_JSON).read_text(encoding="utf-8"))
+        payload = json.loads((trial_dir / _nn_records.HISTORY_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(payload, dict):
         return {}
     return {f"trial {name}": h for name, h in payload.items() if isinstance(h, dict)}
-
-
-def load_model(directory: str | Path) -> Any:
-    """The final model a study saved under ``RESULTS/NAME/model/``, ready to ``predict``.
-
-    A network (``model.json``) comes back behind its preprocessing, from the exported torch
-    program or the ``.keras`` file; anything else from ``model.joblib``.
-    """
-    import json
-
-    import joblib
-
-    directory = Path(directory)
-    info_path = directory / "model.json"
-    if not info_path.is_file():
-        return joblib.load(directory / "model.joblib")
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    prep = joblib.load(directory / _nn.PREPROCESS_FILE)
-    forward: Callable[[Any, np.ndarray], np.ndarray]
-    if info.get("framework") == "torch":
-        from objectives._torch import TorchObjective, load_network
-
-        network, forward = load_network(directory), TorchObjective._forward
-    elif info.get("framework") == "keras":
-        import keras
-
-        from objectives._keras import KerasObjective
-
-        network = keras.models.load_model(directory / info["files"]["keras"])
-        forward = KerasObjective._forward
-    else:
-        raise ObjectiveError(f"{info_path}: unknown framework {info.get('framework')!r}")
-    try:
-        histories = json.loads((directory / _nn.HISTORY_JSON).read_text(encoding="utf-8"))
-    except OSError:
-        histories = {}
-    return _nn.wrap(prep, network, forward, framework=info["framework"],
-                    config=info.get("config", {}), epochs=int(info.get("epochs", 0)),
-                    histories=histories)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from objectives import _checks, _estimators
-from objectives._base import DevData, Objective, ObjectiveError, Pruned, TrialHandle
+from objectives._base import DevData, Objective, TrialHandle
+from objectives._errors import ObjectiveError, Pruned
 from objectives._metrics import Metric, get_metric
 from objectives._splits import cv_splitter as _splitter
 
@@ -276,7 +277,8 @@ def _cross_validate(model: Any, data: DevData, trial: TrialHandle, metric: Metri
     """Fit a clone of ``model`` per training fold; score it on the fold's validation rows.
 
     After each fold: ``fold_scores`` and ``train_score`` are stored, the running mean is
-    reported, and :class:`Pruned` is raised if the trial handle says so.
+    reported, and :class:`Pruned` is raised if the trial handle says so. After the last fold
+    the handle is not asked: the trial has scored every fold, and is complete.
     """
     import numpy as np
     from sklearn.base import clone
@@ -285,15 +287,16 @@ def _cross_validate(model: Any, data: DevData, trial: TrialHandle, metric: Metri
     classes = list(data.classes) or None
     scores: list[float] = []
     train_scores: list[float] = []
-    splits = _splitter(data, folds, trial.seed).split(X, y, data.groups)
-    for step, (train, valid) in enumerate(splits):
+    splitter = _splitter(data, folds, trial.seed)
+    last = splitter.get_n_splits(X, y, data.groups) - 1
+    for step, (train, valid) in enumerate(splitter.split(X, y, data.groups)):
         fitted = clone(model).fit(X.iloc[train], y[train])
         scores.append(metric.score(fitted, X.iloc[valid], y[valid], classes))
         train_scores.append(metric.score(fitted, X.iloc[train], y[train], classes))
         trial.set_attr("fold_scores", list(scores))
         trial.set_attr("train_score", _mean(train_scores))
         trial.report(_mean(scores), step)
-        if trial.should_prune():
+        if step < last and trial.should_prune():
             raise Pruned(f"pruned after fold {step + 1} of {folds}")
     return _mean(scores)
 

@@ -9,14 +9,16 @@ private ``torch.Generator``; deterministic algorithms are switched on for the ru
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn
-from objectives._base import ObjectiveError
+from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives._errors import ObjectiveError
 from objectives._network import NetworkObjective, Part, Run, Training
 
 if TYPE_CHECKING:
@@ -84,7 +86,7 @@ class TorchObjective(NetworkObjective):
         exported = _export(network, example, directory)
         files[exported.suffix.lstrip(".")] = exported.name
         written.append(exported)
-        written += _nn.save_common(model, directory, files)
+        written += _nn_model.save_common(model, directory, files)
         return written
 
     # --- the framework's part -----------------------------------------------------------------
@@ -99,8 +101,8 @@ class TorchObjective(NetworkObjective):
     def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
         import torch
 
-        device = torch.device(_nn.choose_device(self.device, torch.cuda.is_available(),
-                                                os.environ))
+        device = torch.device(_nn_settings.choose_device(self.device,
+                                                         torch.cuda.is_available(), os.environ))
         with _seeded(training.seed, device), _threads(self.threads):
             generator = torch.Generator()
             if training.seed is not None:
@@ -108,7 +110,7 @@ class TorchObjective(NetworkObjective):
             else:
                 generator.seed()
             network = self._build(training.config, train.X.shape[1],
-                                  _nn.n_outputs(training.prep.kind, training.prep.classes),
+                                  _nn_data.n_outputs(training.prep.kind, training.prep.classes),
                                   device)
             with _writer(training.log_dir, training.metric.name) as writer:
                 return _fit(network, training, train, valid, device, generator, writer)
@@ -116,16 +118,16 @@ class TorchObjective(NetworkObjective):
     def _save_checkpoint(self, network: Any, directory: Path) -> None:
         import torch
 
-        torch.save(network.state_dict(), directory / f"{_nn.CHECKPOINT}.pt")
+        torch.save(network.state_dict(), directory / f"{_nn_records.CHECKPOINT}.pt")
 
-    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn.Preprocessor,
+    def _load_checkpoint(self, config: Mapping[str, Any], prep: _nn_data.Preprocessor,
                          directory: Path) -> Any:
         import torch
 
-        path = directory / f"{_nn.CHECKPOINT}.pt"
+        path = directory / f"{_nn_records.CHECKPOINT}.pt"
         if not path.is_file():
             return None
-        network = self._build(config, prep.n_features_, _nn.n_outputs(prep.kind, prep.classes),
+        network = self._build(config, prep.n_features_, _nn_data.n_outputs(prep.kind, prep.classes),
                               torch.device("cpu"))
         network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return network.eval()
@@ -143,6 +145,19 @@ class TorchObjective(NetworkObjective):
             out = _predict(network, X.to(device))
         return out.cpu().numpy()  # type: ignore[no-any-return]
 
+    @staticmethod
+    def _load_network(directory: Path) -> Any:
+        return load_network(directory)
+
+    @staticmethod
+    def _portable(network: Any) -> Any:
+        """The network with every tensor on the CPU (a copy, when some are on a GPU), so that
+        a process without CUDA can unpickle it."""
+        tensors = [*network.parameters(), *network.buffers()]
+        if all(tensor.device.type == "cpu" for tensor in tensors):
+            return network
+        return copy.deepcopy(network).cpu()
+
     # --- private ------------------------------------------------------------------------------
 
     def _build(self, config: Mapping[str, Any], n_in: int, n_out: int,
@@ -156,9 +171,9 @@ class TorchObjective(NetworkObjective):
         except ObjectiveError:
             raise
         except Exception as exc:  # noqa: BLE001 - the user's factory: say whose error it is
-            raise _nn.factory_error(factory, exc) from exc
+            raise _nn_settings.factory_error(factory, exc) from exc
         if not isinstance(network, torch.nn.Module):
-            raise ObjectiveError(f"model factory {_nn.describe_factory(factory)} returned "
+            raise ObjectiveError(f"model factory {_nn_settings.describe_factory(factory)} returned "
                                  f"{type(network).__name__}, not a torch.nn.Module")
         network = network.to(device)
         network.eval()
@@ -167,11 +182,11 @@ class TorchObjective(NetworkObjective):
                 out = network(torch.zeros(2, n_in, device=device))
         except Exception as exc:  # noqa: BLE001
             raise ObjectiveError(
-                f"model factory {_nn.describe_factory(factory)} built a network that fails on "
-                f"a batch of 2 rows of {n_in} features: {type(exc).__name__}: "
+                f"model factory {_nn_settings.describe_factory(factory)} built a network that "
+                f"fails on a batch of 2 rows of {n_in} features: {type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             ) from exc
-        _nn.check_output_shape(tuple(out.shape), n_out, factory)
+        _nn_settings.check_output_shape(tuple(out.shape), n_out, factory)
         return network.train()
 
 
@@ -185,7 +200,7 @@ def mlp(config: Mapping[str, Any], n_inputs: int, n_outputs: int) -> torch.nn.Mo
     """
     from torch import nn
 
-    settings = _nn.network_settings(config)
+    settings = _nn_settings.network_settings(config)
     activations = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
                    "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
     layers: list[nn.Module] = []
@@ -277,7 +292,7 @@ def _writer(log_dir: Path | None, metric: str) -> Iterator[_EpochWriter | None]:
         writer.close()
 
 
-def _optimizer(network: torch.nn.Module, s: _nn.TrainSettings) -> torch.optim.Optimizer:
+def _optimizer(network: torch.nn.Module, s: _nn_settings.TrainSettings) -> torch.optim.Optimizer:
     import torch
 
     params = network.parameters()
@@ -289,7 +304,7 @@ def _optimizer(network: torch.nn.Module, s: _nn.TrainSettings) -> torch.optim.Op
                            nesterov=s.nesterov and s.momentum > 0, weight_decay=s.weight_decay)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, s: _nn.TrainSettings) -> Any:
+def _scheduler(optimizer: torch.optim.Optimizer, s: _nn_settings.TrainSettings) -> Any:
     import torch
 
     schedulers = torch.optim.lr_scheduler
@@ -329,22 +344,14 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
          device: torch.device, generator: torch.Generator,
          writer: _EpochWriter | None) -> Run:
     """The epoch loop: train, validate, report, schedule, stop early, restore the best."""
-    import numpy as np
     import torch
 
-    s, prep, metric, kind = training.settings, training.prep, training.metric, training.prep.kind
+    s, early = training.settings, training.early
     loss_fn = _loss(training.loss)
     optimizer = _optimizer(network, s)
     scheduler = _scheduler(optimizer, s) if training.replay is None else None
-    X = torch.from_numpy(train.X).to(device)
-    t = torch.from_numpy(train.t).to(device)
-    if valid is not None:
-        Xv = torch.from_numpy(valid.X).to(device)
-        tv = torch.from_numpy(valid.t).to(device)
-    n, batch = len(X), s.batch_size
-    # a last batch of one row is dropped: BatchNorm cannot train on it
-    n_used = n - 1 if n % batch == 1 and n > 1 else n
-    early, history = training.early, training.history
+    on_device = {name: (torch.from_numpy(part.X).to(device), torch.from_numpy(part.t).to(device))
+                 for name, part in (("train", train), ("valid", valid)) if part is not None}
     best_state: dict[str, torch.Tensor] | None = None
     lrs: list[float] = []
     train_score = best_train_score = None
@@ -352,73 +359,96 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
         if training.replay is not None:
             for group in optimizer.param_groups:
                 group["lr"] = training.replay[epoch]
-        lr = float(optimizer.param_groups[0]["lr"])
-        lrs.append(lr)
-        network.train()
-        order = torch.randperm(n, generator=generator)[:n_used]
-        order_dev = order.to(device)
-        losses, outs = [], []
-        for start in range(0, n_used, batch):
-            rows = order_dev[start:start + batch]
-            optimizer.zero_grad(set_to_none=True)
-            out = network(X[rows])
-            loss = loss_fn(_shaped(out, kind), t[rows])
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-            outs.append(out.detach())
-        # the mean of the batch losses, each weighted by its rows (the last may be short)
-        sizes = torch.full((len(losses),), float(batch), device=device)
-        sizes[-1] = n_used - batch * (len(losses) - 1)
-        train_loss = float(torch.stack(losses) @ sizes) / n_used
-        seen = order.numpy()
-        train_score = _score(metric, train.y[seen], torch.cat(outs), prep, train.t[seen])
-        record: dict[str, float | None] = {"loss": train_loss, "score": train_score, "lr": lr}
+        lrs.append(float(optimizer.param_groups[0]["lr"]))
+        train_loss, train_score = _train_epoch(network, optimizer, loss_fn, training, train,
+                                               on_device["train"], generator)
+        record: dict[str, float | None] = {"loss": train_loss, "score": train_score,
+                                           "lr": lrs[-1]}
         if valid is not None:
-            network.eval()
-            with torch.no_grad():
-                out_v = _predict(network, Xv)
-                record["val_loss"] = float(loss_fn(_shaped(out_v, kind), tv))
-            record["val_score"] = _score(metric, valid.y, out_v, prep, valid.t)
-        history.add(epoch, **record)
+            record["val_loss"], record["val_score"] = _validate(network, loss_fn, training,
+                                                                valid, on_device["valid"])
+        training.history.add(epoch, **record)
         if writer is not None:
             writer.add(record, epoch)
-        if not np.isfinite(train_loss):
+        if not math.isfinite(train_loss):
             break  # diverged: the best epoch so far (if any) is kept
-        if scheduler is not None:
-            if s.scheduler == "plateau":
-                watched = record.get("val_loss", train_loss)
-                scheduler.step(watched)
-            else:
-                scheduler.step()
+        if scheduler is not None and s.scheduler == "plateau":
+            scheduler.step(record.get("val_loss", train_loss))  # without validation: training
+        elif scheduler is not None:
+            scheduler.step()
         if early is not None and valid is not None:
             score = float(record["val_score"])  # type: ignore[arg-type]
             if early.update(score, epoch):
                 best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
                 best_train_score = train_score
             if training.on_epoch is not None:
-                training.on_epoch(epoch, score)
+                training.on_epoch(epoch, score, early.stop or epoch + 1 == training.epochs)
             if early.stop:
                 break
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
-    epochs_trained = len(lrs)
     if early is not None and valid is not None:
         best_epoch = early.best_epoch
-        return Run(network, best_epoch, epochs_trained, lrs,
+        return Run(network, best_epoch, len(lrs), lrs,
                    early.best if best_epoch >= 0 else None, best_train_score)
-    return Run(network, epochs_trained - 1, epochs_trained, lrs, None, train_score)
+    return Run(network, len(lrs) - 1, len(lrs), lrs, None, train_score)
+
+
+def _train_epoch(network: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 loss_fn: torch.nn.Module, training: Training, train: Part,
+                 tensors: tuple[torch.Tensor, torch.Tensor],
+                 generator: torch.Generator) -> tuple[float, float]:
+    """One pass over the shuffled training rows: the mean loss, and the metric of the outputs."""
+    import torch
+
+    X, t = tensors
+    n, batch, kind = len(X), training.settings.batch_size, training.prep.kind
+    # a last batch of one row is dropped: BatchNorm cannot train on it
+    n_used = n - 1 if n % batch == 1 and n > 1 else n
+    network.train()
+    order = torch.randperm(n, generator=generator)[:n_used]
+    order_dev = order.to(X.device)
+    losses, outs = [], []
+    for start in range(0, n_used, batch):
+        rows = order_dev[start:start + batch]
+        optimizer.zero_grad(set_to_none=True)
+        out = network(X[rows])
+        loss = loss_fn(_shaped(out, kind), t[rows])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+        outs.append(out.detach())
+    # the mean of the batch losses, each weighted by its rows (the last may be short)
+    sizes = torch.full((len(losses),), float(batch), device=X.device)
+    sizes[-1] = n_used - batch * (len(losses) - 1)
+    train_loss = float(torch.stack(losses) @ sizes) / n_used
+    seen = order.numpy()
+    score = _score(training.metric, train.y[seen], torch.cat(outs), training.prep, train.t[seen])
+    return train_loss, score
+
+
+def _validate(network: torch.nn.Module, loss_fn: torch.nn.Module, training: Training,
+              valid: Part, tensors: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+    """The loss and the study metric on the validation rows."""
+    import torch
+
+    X, t = tensors
+    network.eval()
+    with torch.no_grad():
+        out = _predict(network, X)
+        loss = float(loss_fn(_shaped(out, training.prep.kind), t))
+    return loss, _score(training.metric, valid.y, out, training.prep, valid.t)
 
 
 _TAGS = {"loss": "loss/train", "val_loss": "loss/validation", "score": "{}/train",
          "val_score": "{}/validation", "lr": "learning_rate"}
 
 
-def _score(metric: Any, y: np.ndarray, out: torch.Tensor, prep: _nn.Preprocessor,
+def _score(metric: Any, y: np.ndarray, out: torch.Tensor, prep: _nn_data.Preprocessor,
            codes: np.ndarray) -> float:
-    return _nn.score_outputs(metric, y, out.detach().cpu().numpy(), prep,
-                             None if prep.kind == "regression" else codes)
+    return _nn_data.score_outputs(metric, y, out.detach().cpu().numpy(), prep,
+                                  None if prep.kind == "regression" else codes)
 
 
 def _export(network: torch.nn.Module, example: torch.Tensor, directory: Path) -> Path:

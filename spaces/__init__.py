@@ -13,12 +13,13 @@ trial (:meth:`Space.sample`). This package imports no search framework.
 ['C']
 """
 
-from spaces._compile import MAX_GRID, Suggester
+from spaces._compile import MAX_GRID
 from spaces._errors import SpaceError
 from spaces._io import dump, dumps, load, loads, ready_made
-from spaces._params import NO_DEFAULT, Categorical, Constant, Float, Int, Param, Scalar
+from spaces._params import Constant, Float, Int
 from spaces._schema import SCHEMA_PATH, json_schema
-from spaces._space import Space
+from spaces._space import Categorical, Param, Space
+from spaces._types import NO_DEFAULT, Scalar, Suggester
 
 __all__ = [
     "MAX_GRID",

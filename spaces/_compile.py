@@ -1,89 +1,90 @@
 """Compiling a space: define-by-run onto a trial, back from stored values, defaults, grids.
 
 Duck-typed on Optuna's trial methods, so :mod:`spaces` imports no framework. The functions walk
-the space depth-first in declaration order: a branch's chosen option is visited right after the
-branch, and every value is suggested or read under its full path.
+a space depth-first in declaration order: a branch's chosen option is visited right after the
+branch, and every value is suggested or read under its full path. They see a space as a mapping
+of name to parameter and ask each parameter for its own part (:class:`Parameter`), so they need
+neither :class:`~spaces.Space` nor :class:`~spaces.Categorical`, whose methods call them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from spaces._errors import SpaceError
-from spaces._params import Categorical, Constant, Float, Int, Param
-
-if TYPE_CHECKING:
-    from spaces._space import Space
+from spaces._params import Constant
+from spaces._types import Suggester
 
 #: The most combinations :func:`grid` hands to a grid sampler.
 MAX_GRID = 100_000
 
 
-class Suggester(Protocol):
-    """What :meth:`Space.sample` needs of a trial: Optuna's three ``suggest_*`` methods."""
+class Parameter(Protocol):
+    """What compiling asks of a parameter that is not a constant (a float, int, categorical)."""
 
-    def suggest_float(
-        self, name: str, low: float, high: float, *, step: float | None = ..., log: bool = ...
-    ) -> float: ...
+    @property
+    def default(self) -> Any: ...
 
-    def suggest_int(
-        self, name: str, low: int, high: int, *, step: int = ..., log: bool = ...
-    ) -> int: ...
+    @property
+    def has_default(self) -> bool: ...
 
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+    @property
+    def branches(self) -> Mapping[str, Mapping[str, Any]]:
+        """Option name -> sub-space, for the options that carry one."""
+
+    def suggest(self, trial: Suggester, path: str) -> Any: ...
+
+    def check_value(self, value: object) -> Any: ...
+
+    def grid_size(self) -> int | None: ...
+
+    def grid_values(self) -> Sequence[Any]: ...
+
+
+#: A space, or an option's sub-space, as the compilers see it.
+Tree: TypeAlias = Mapping[str, "Parameter | Constant"]
+P = TypeVar("P", bound="Parameter | Constant")
 
 
 def walk(
-    space: Space | Iterable[tuple[str, Param]], prefix: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], Param]]:
+    space: Mapping[str, P] | Iterable[tuple[str, P]], prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], P]]:
     """(path parts, parameter) for every parameter, all branches, depth-first."""
     items = space.items() if isinstance(space, Mapping) else space
     for name, param in items:
         parts = (*prefix, name)
         yield parts, param
-        if isinstance(param, Categorical):
+        if not isinstance(param, Constant):
             for option, sub in param.branches.items():
                 yield from walk(sub, (*parts, option))
 
 
-def sample(space: Space, trial: Suggester) -> dict[str, Any]:
+def sample(space: Tree, trial: Suggester) -> dict[str, Any]:
     """See :meth:`Space.sample`."""
     config: dict[str, Any] = {}
     _sample(space, (), trial, config)
     return config
 
 
-def _sample(
-    space: Space, prefix: tuple[str, ...], trial: Suggester, config: dict[str, Any]
-) -> None:
+def _sample(space: Tree, prefix: tuple[str, ...], trial: Suggester, config: dict[str, Any]) -> None:
     for name, param in space.items():
-        parts = (*prefix, name)
-        path = ".".join(parts)
         if isinstance(param, Constant):
             config[name] = param.value
-        elif isinstance(param, Float):
-            config[name] = trial.suggest_float(
-                path, param.low, param.high, log=param.log, step=param.step
-            )
-        elif isinstance(param, Int):
-            config[name] = trial.suggest_int(
-                path, param.low, param.high, log=param.log, step=param.step
-            )
-        else:
-            value = trial.suggest_categorical(path, list(param.options))
-            config[name] = value
-            if param.is_branch:
-                option = str(value)  # an option name
-                _sample(param.branches[option], (*parts, option), trial, config)
+            continue
+        parts = (*prefix, name)
+        value = config[name] = param.suggest(trial, ".".join(parts))
+        option = str(value)  # an option name, when the value opens a branch
+        if option in param.branches:
+            _sample(param.branches[option], (*parts, option), trial, config)
 
 
-def config_from_params(space: Space, params: Mapping[str, Any]) -> dict[str, Any]:
+def config_from_params(space: Tree, params: Mapping[str, Any]) -> dict[str, Any]:
     """See :meth:`Space.config_from_params`."""
     if not isinstance(params, Mapping):
         raise SpaceError(f"params must be a mapping of full path to value, but got {params!r}.")
-    known = space.paths()
+    known = [".".join(parts) for parts, p in walk(space) if not isinstance(p, Constant)]
     known_set = set(known)
     for key in params:
         if key not in known_set:
@@ -97,7 +98,7 @@ def config_from_params(space: Space, params: Mapping[str, Any]) -> dict[str, Any
 
 
 def _read(
-    space: Space, prefix: tuple[str, ...], params: Mapping[str, Any], config: dict[str, Any]
+    space: Tree, prefix: tuple[str, ...], params: Mapping[str, Any], config: dict[str, Any]
 ) -> None:
     for name, param in space.items():
         parts = (*prefix, name)
@@ -112,12 +113,12 @@ def _read(
         except SpaceError as error:
             raise error.within(*parts) from None
         config[name] = value
-        if isinstance(param, Categorical) and param.is_branch:
-            option = str(value)  # an option name
+        option = str(value)  # an option name, when the value opens a branch
+        if option in param.branches:
             _read(param.branches[option], (*parts, option), params, config)
 
 
-def default_params(space: Space, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+def default_params(space: Tree, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
     """See :meth:`Space.default_params`."""
     out: dict[str, Any] = {}
     for name, param in space.items():
@@ -125,20 +126,20 @@ def default_params(space: Space, prefix: tuple[str, ...] = ()) -> dict[str, Any]
             continue
         parts = (*prefix, name)
         out[".".join(parts)] = param.default
-        if isinstance(param, Categorical) and param.is_branch:
-            option = str(param.default)  # an option name
+        option = str(param.default)  # an option name, when the default opens a branch
+        if option in param.branches:
             out.update(default_params(param.branches[option], (*parts, option)))
     return out
 
 
-def grid(space: Space) -> dict[str, list[Any]]:
+def grid(space: Tree) -> dict[str, list[Any]]:
     """See :meth:`Space.grid`."""
     sizes: dict[str, int] = {}
-    suggested: list[tuple[str, Float | Int | Categorical]] = []
+    suggested: list[tuple[str, Parameter]] = []
     for name, param in space.items():
         if isinstance(param, Constant):
             continue
-        if isinstance(param, Categorical) and param.is_branch:
+        if param.branches:
             raise SpaceError(
                 "grid search does not support conditional spaces (a categorical whose options "
                 "carry sub-spaces); use another sampler, or one study per option.",

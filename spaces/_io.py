@@ -1,7 +1,7 @@
 """Space files: YAML and JSON in and out, and the ready-made spaces.
 
 Loading parses with a safe loader (no ``!!python`` tags), then rebuilds every parameter through
-its constructor via an allow-list of keys per type (:func:`spaces._params.parse_param`), so a
+its constructor via an allow-list of keys per type (:func:`spaces._space.parse_param`), so a
 file is validated exactly like Python code. Errors are prefixed with the file name, and syntax
 errors carry the line.
 

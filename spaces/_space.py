@@ -1,19 +1,213 @@
-"""The search space: an immutable, ordered mapping of parameter name to parameter.
+"""The search space, and the categorical whose options may carry sub-spaces.
 
-A space knows no framework. It compiles itself define-by-run onto any object with Optuna's
-``suggest_float``/``suggest_int``/``suggest_categorical`` methods (:meth:`Space.sample`), and
-turns the values a study stored back into the config an objective receives
-(:meth:`Space.config_from_params`). The work is done in :mod:`spaces._compile`.
+A :class:`Space` is an immutable, ordered mapping of parameter name to parameter; a
+:class:`Categorical` whose choices map option names to sub-spaces is a conditional branch. The
+two are defined together because each holds the other: a space parses its parameters
+(:func:`parse_param`), and a branch builds a space for each option. The number types and the
+constant come from :mod:`spaces._params`; compiling a space onto a trial is done in
+:mod:`spaces._compile`, which asks each parameter for its own part and so needs neither class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, Final, TypeAlias
 
 from spaces import _compile
+from spaces._checks import NAME_RULE, fail, is_name, param_repr, scalar, scalar_key
 from spaces._errors import SpaceError
-from spaces._params import NAME_RULE, Categorical, Constant, Param, is_name, parse_param
+from spaces._params import Constant, Float, Int
+from spaces._types import NO_DEFAULT, NoDefault, Scalar, Suggester
+
+
+class Branches(Mapping[str, "Space"]):
+    """The options of a conditional branch: an immutable mapping of option name to sub-space."""
+
+    __slots__ = ("_items", "_index")
+
+    _items: tuple[tuple[str, Space], ...]
+    _index: dict[str, Space]
+
+    def __init__(self, items: Sequence[tuple[str, Space]]) -> None:
+        object.__setattr__(self, "_items", tuple(items))
+        object.__setattr__(self, "_index", dict(self._items))
+
+    def __getitem__(self, option: str) -> Space:
+        return self._index[option]
+
+    def __iter__(self) -> Iterator[str]:
+        return (option for option, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Branches):
+            return NotImplemented
+        return self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{option!r}: {space!r}" for option, space in self._items) + "}"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Branches, (self._items,))
+
+
+@dataclass(frozen=True, repr=False)
+class Categorical:
+    """One of a list of values, or a conditional branch.
+
+    ``choices`` is either a non-empty sequence of distinct JSON scalars (str, int, float, bool,
+    None; ``1`` and ``1.0`` are the same value, ``True`` and ``1`` are not), or a non-empty
+    mapping of option name to sub-space (a :class:`Space` or a mapping accepted by it): a
+    *conditional branch*, whose option's parameters exist only when that option is chosen.
+    ``default`` must be one of the choices (an option name, for a branch). ``default=None``
+    means no default unless ``None`` is one of the choices.
+
+    >>> Categorical(["uniform", "distance"], default="uniform")
+    Categorical(['uniform', 'distance'], default='uniform')
+    >>> Categorical({"linear": {}, "rbf": {"gamma": Float(1e-4, 10.0, log=True)}}).options
+    ('linear', 'rbf')
+    """
+
+    choices: Sequence[Scalar] | Mapping[str, Any] = field(compare=False)
+    _: KW_ONLY
+    default: Scalar | NoDefault = field(default=NO_DEFAULT, compare=False)
+    _key: tuple[Any, ...] = field(init=False, repr=False, compare=True)
+
+    def __post_init__(self) -> None:
+        choices = self.choices
+        normal: tuple[Scalar, ...] | Branches
+        if isinstance(choices, Mapping):
+            normal = _branches(choices)
+            values: tuple[Scalar, ...] = tuple(normal)
+        elif isinstance(choices, Sequence) and not isinstance(choices, str | bytes):
+            normal = values = tuple(scalar("choices", choice) for choice in choices)
+            seen: set[tuple[str, Scalar]] = set()
+            for value in values:
+                if scalar_key(value) in seen:
+                    fail(f"`choices` must not repeat a value, but got {value!r} twice.")
+                seen.add(scalar_key(value))
+        else:
+            fail(
+                "`choices` must be a list of values or a mapping of option name to sub-space, "
+                f"but got {choices!r} of type {type(choices).__name__}."
+            )
+        if not values:
+            fail("`choices` must contain one or more elements.")
+        default = self.default
+        if default is not NO_DEFAULT:
+            match = [value for value in values if scalar_key(value) == scalar_key(default)]
+            if match:
+                default = match[0]
+            elif default is None:
+                default = NO_DEFAULT
+            else:
+                what = "options" if isinstance(normal, Branches) else "choices"
+                fail(
+                    f"`default` must be one of the {what} {list(values)!r}, "
+                    f"but got default={default!r}."
+                )
+        key = normal if isinstance(normal, Branches) else tuple(scalar_key(v) for v in values)
+        default_key = default if default is NO_DEFAULT else scalar_key(default)
+        object.__setattr__(self, "choices", normal)
+        object.__setattr__(self, "default", default)
+        object.__setattr__(self, "_key", (key, default_key))
+
+    @property
+    def is_branch(self) -> bool:
+        """Whether this is a conditional branch (its options carry sub-spaces)."""
+        return isinstance(self.choices, Branches)
+
+    @property
+    def options(self) -> tuple[Scalar, ...]:
+        """What a trial chooses from: the choices, or a branch's option names."""
+        return tuple(self.choices)
+
+    @property
+    def branches(self) -> Mapping[str, Space]:
+        """Option name -> sub-space for a branch; empty for a plain categorical."""
+        return self.choices if isinstance(self.choices, Branches) else Branches(())
+
+    @property
+    def has_default(self) -> bool:
+        """Whether a default was given (the first trial then uses it)."""
+        return self.default is not NO_DEFAULT
+
+    def suggest(self, trial: Suggester, path: str) -> Scalar:
+        """Suggest one of the choices (a branch: an option name) on ``trial`` under ``path``."""
+        value: Scalar = trial.suggest_categorical(path, list(self.options))
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The explicit file form; a branch's options become nested space mappings."""
+        choices: Any
+        if isinstance(self.choices, Branches):
+            choices = {option: space.to_dict() for option, space in self.choices.items()}
+        else:
+            choices = list(self.choices)
+        out: dict[str, Any] = {"type": "categorical", "choices": choices}
+        if self.has_default:
+            out["default"] = self.default
+        return out
+
+    def __repr__(self) -> str:
+        choices = self.choices if isinstance(self.choices, Branches) else list(self.choices)
+        return param_repr(self, (choices,))
+
+    def check_value(self, value: object) -> Scalar:
+        """The choice equal to ``value``; raise :class:`SpaceError` if there is none."""
+        try:
+            key = scalar_key(scalar("value", value))
+        except SpaceError:
+            key = ("none of them", None)
+        for choice in self.options:
+            if scalar_key(choice) == key:
+                return choice
+        what = "options" if self.is_branch else "choices"
+        fail(f"the value must be one of the {what} {list(self.options)!r}, but got {value!r}.")
+
+    def grid_size(self) -> int:
+        """The number of choices."""
+        return len(self.options)
+
+    def grid_values(self) -> list[Scalar]:
+        """Every choice."""
+        return list(self.options)
+
+
+def _branches(choices: Mapping[Any, Any]) -> Branches:
+    items = []
+    for option, sub in choices.items():
+        label = option if isinstance(option, str) else repr(option)
+        if not is_name(option):
+            raise SpaceError(f"an option name must be made of {NAME_RULE}.", path=(label,))
+        if isinstance(sub, Space):
+            space = sub
+        elif isinstance(sub, Mapping):
+            try:
+                space = Space(sub)
+            except SpaceError as error:
+                raise error.within(option) from None
+        else:
+            raise SpaceError(
+                "an option's sub-space must be a mapping of parameter name to parameter "
+                f"(an empty one for no parameters), but got {sub!r}.",
+                path=(option,),
+            )
+        items.append((option, space))
+    return Branches(items)
+
+
+#: Any parameter of a space.
+Param: TypeAlias = Float | Int | Categorical | Constant
 
 
 class Space(Mapping[str, Param]):
@@ -116,7 +310,7 @@ class Space(Mapping[str, Param]):
 
     # -- compiling -------------------------------------------------------------------------
 
-    def sample(self, trial: _compile.Suggester) -> dict[str, Any]:
+    def sample(self, trial: Suggester) -> dict[str, Any]:
         """Suggest every active parameter on ``trial`` and return the config.
 
         Define-by-run: ``trial`` is anything with Optuna's ``suggest_float``, ``suggest_int``
@@ -196,3 +390,71 @@ def _check_collisions(items: list[tuple[str, Param]]) -> None:
                     other=other,
                 )
         seen.setdefault(name, []).append(parts)
+
+
+#: Per type: (allowed keys, required keys) of its file form.
+_KEYS: Final[dict[str, tuple[type[Any], frozenset[str], frozenset[str]]]] = {
+    "float": (
+        Float,
+        frozenset({"type", "low", "high", "log", "step", "default"}),
+        frozenset({"type", "low", "high"}),
+    ),
+    "int": (
+        Int,
+        frozenset({"type", "low", "high", "log", "step", "default"}),
+        frozenset({"type", "low", "high"}),
+    ),
+    "categorical": (
+        Categorical,
+        frozenset({"type", "choices", "default"}),
+        frozenset({"type", "choices"}),
+    ),
+    "constant": (Constant, frozenset({"type", "value"}), frozenset({"type", "value"})),
+}
+
+
+def _keys(keys: frozenset[str]) -> str:
+    return ", ".join(sorted(keys))
+
+
+def parse_param(obj: object) -> Param:
+    """A parameter from its file form: a mapping with a ``type``, or a bare constant value.
+
+    Only the keys of the type's allow-list are accepted, and the parameter is rebuilt through
+    its constructor, so loading validates again. Parameter objects are returned as they are.
+    """
+    if isinstance(obj, Float | Int | Categorical | Constant):
+        return obj
+    if isinstance(obj, Mapping):
+        if "type" not in obj:
+            fail(
+                "missing key `type`: a parameter is a mapping with type float, int, categorical "
+                "or constant, or a bare value for a constant."
+            )
+        kind = obj["type"]
+        if not isinstance(kind, str) or kind not in _KEYS:
+            fail(f"unknown type {kind!r}; the types are: {_keys(frozenset(_KEYS))}.")
+        cls, allowed, required = _KEYS[kind]
+        unknown = [key for key in obj if key not in allowed]
+        if unknown:
+            fail(
+                f"unknown key {unknown[0]!r} for type {kind}; the allowed keys are: "
+                f"{_keys(allowed)}."
+            )
+        missing = sorted(required - set(obj))
+        if missing:
+            fail(f"missing key {missing[0]!r} for type {kind}; it needs: {_keys(required)}.")
+        kwargs = {key: value for key, value in obj.items() if key != "type"}
+        param: Param = cls(**kwargs)
+        return param
+    if obj is None or isinstance(obj, str | bool | int | float):
+        return Constant(obj)
+    if isinstance(obj, Sequence):
+        fail(
+            "a parameter must be a mapping with a `type`, or a bare value for a constant, but got "
+            f"a list {obj!r}; for a choice write {{type: categorical, choices: {list(obj)!r}}}."
+        )
+    fail(
+        "a parameter must be a mapping with a `type`, or a bare value for a constant, but got "
+        f"{obj!r} of type {type(obj).__name__}."
+    )

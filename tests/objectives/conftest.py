@@ -6,6 +6,10 @@ never sees Optuna, so neither do its tests.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,10 @@ from objectives import DevData
 
 
 class RecordingTrial:
-    """A trial handle that records reports and attributes; prunes after ``prune_after`` reports."""
+    """A trial handle that records reports and attributes; prunes after ``prune_after`` reports.
+
+    ``asked`` holds, for each ``should_prune()`` call, how many reports had been made by then.
+    """
 
     def __init__(self, seed: int | None = 0, number: int = 0,
                  prune_after: int | None = None, artifact_dir: Path | None = None) -> None:
@@ -28,11 +35,13 @@ class RecordingTrial:
         self.prune_after = prune_after
         self.reports: list[tuple[int, float]] = []
         self.attrs: dict[str, Any] = {}
+        self.asked: list[int] = []
 
     def report(self, value: float, step: int) -> None:
         self.reports.append((step, value))
 
     def should_prune(self) -> bool:
+        self.asked.append(len(self.reports))
         return self.prune_after is not None and len(self.reports) >= self.prune_after
 
     def set_attr(self, key: str, value: Any) -> None:
@@ -71,6 +80,43 @@ class SpyClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> Any:
         SpyClassifier.log.append(("predict", _copy(X), None))
         return self.inner_.predict(X)
+
+
+#: the repository root: a fresh interpreter started there imports these packages
+ROOT = Path(__file__).resolve().parents[2]
+
+_LOAD_AND_PREDICT = textwrap.dedent("""
+    import pickle, sys
+    import numpy as np, pandas as pd
+    folder = sys.argv[1]
+    with open(f"{folder}/model.pkl", "rb") as file:
+        model = pickle.load(file)
+    X = pd.read_pickle(f"{folder}/X.pkl")
+    out = {"predict": model.predict(X)}
+    if hasattr(model, "predict_proba"):
+        out["predict_proba"] = model.predict_proba(X)
+    np.savez(f"{folder}/out.npz", **out)
+""")
+
+
+def predict_elsewhere(model: Any, X: pd.DataFrame, folder: Path) -> dict[str, np.ndarray]:
+    """What ``model`` predicts for ``X`` after the trip from a worker to the driver.
+
+    Pickled as the engine's worker sends it (cloudpickle), loaded with plain pickle in a
+    fresh interpreter that sees no GPU; ``predict`` and, when the model has it,
+    ``predict_proba``.
+    """
+    import cloudpickle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.pkl").write_bytes(cloudpickle.dumps(model))
+    X.to_pickle(folder / "X.pkl")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT, str(folder)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with np.load(folder / "out.npz", allow_pickle=True) as out:
+        return {key: out[key] for key in out.files}
 
 
 def _copy(X: Any) -> Any:

@@ -18,6 +18,7 @@ from objectives import (
     SklearnObjective,
     as_objective,
 )
+from tests.objectives.conftest import predict_elsewhere
 
 CONFIG = {"x": 3.0}
 
@@ -141,6 +142,20 @@ def test_fit_final_and_save(cancer, tmp_path):
 
     with pytest.raises(ObjectiveError, match="returned dict, which has no predict method"):
         FunctionObjective(by_config, fit=lambda config, data: {}).fit_final({}, cancer, 0)
+
+
+def test_the_final_model_is_what_fit_returned_and_pickles_to_a_fresh_process(cancer, tmp_path):
+    returned = []
+
+    def fit(config, data):
+        returned.append(make_pipeline(StandardScaler(), LogisticRegression()).fit(data.X, data.y))
+        return returned[-1]
+
+    model = FunctionObjective(by_config, fit=fit).fit_final({}, cancer, 0)
+    assert model is returned[0]
+    there = predict_elsewhere(model, cancer.X, tmp_path)
+    np.testing.assert_array_equal(there["predict"], model.predict(cancer.X))
+    np.testing.assert_array_equal(there["predict_proba"], model.predict_proba(cancer.X))
 
 
 def test_default_save_is_joblib(cancer, tmp_path):

@@ -14,8 +14,17 @@ import numpy as np
 import pytest
 
 import spaces
-from objectives import DevData, KerasObjective, ObjectiveError, Pruned, _nn, get_metric, load_model
-from tests.objectives.conftest import RecordingTrial
+from objectives import (
+    DevData,
+    KerasObjective,
+    ObjectiveError,
+    Pruned,
+    _nn_data,
+    _nn_settings,
+    get_metric,
+    load_model,
+)
+from tests.objectives.conftest import RecordingTrial, predict_elsewhere
 
 SMALL = {"layers": 1, "width": 16, "lr": 0.02, "batch_size": 32}
 
@@ -80,7 +89,7 @@ def test_a_trial_reports_every_epoch_and_early_stopping_restores_the_best(stoppe
     # ModelCheckpoint kept the best epoch's weights: they score the trial's value
     model = stopped["objective"].fit_final(stopped["config"], stopped["data"], 0,
                                            trial_dir=stopped["dir"])
-    ((_, valid),) = _nn.splits(stopped["data"], None, _nn.VALIDATION_SIZE, 0)
+    ((_, valid),) = _nn_data.splits(stopped["data"], None, _nn_settings.VALIDATION_SIZE, 0)
     data = stopped["data"]
     restored = get_metric("log_loss").score(model, data.X.iloc[valid], data.y[valid],
                                             classes=data.classes)
@@ -111,6 +120,16 @@ def test_the_pruning_callback_stops_training(wine: DevData):
 
 
 @pytest.mark.slow
+def test_a_trial_that_trained_every_epoch_is_complete_whatever_the_pruner_says(wine: DevData):
+    pytest.importorskip("tensorflow")
+    trial = artifact_trial(None, prune_after=3)  # says stop at the last of 3 epochs
+    value = objective(epochs=3).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
+    assert [step for step, _ in trial.reports] == [0, 1, 2]
+    assert trial.asked == [1, 2]  # never after the last epoch
+    assert value == max(score for _, score in trial.reports)
+
+
+@pytest.mark.slow
 def test_exported_files_load_back_and_predict_the_same(diabetes: DevData, tmp_path: Path):
     pytest.importorskip("tensorflow")
     import keras
@@ -132,6 +151,16 @@ def test_exported_files_load_back_and_predict_the_same(diabetes: DevData, tmp_pa
                                model.outputs(X), rtol=1e-5)
     lite = tflite_predict(tmp_path / "model" / "model.tflite", features)
     np.testing.assert_allclose(lite.reshape(-1), expected, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_final_model_pickles_to_a_fresh_process_and_predicts_the_same(
+        wine: DevData, tmp_path: Path):
+    pytest.importorskip("tensorflow")
+    model = objective(epochs=2).fit_final(dict(SMALL), wine, 0)
+    there = predict_elsewhere(model, wine.X, tmp_path)
+    np.testing.assert_array_equal(there["predict"], model.predict(wine.X))
+    np.testing.assert_array_equal(there["predict_proba"], model.predict_proba(wine.X))
 
 
 @pytest.mark.slow

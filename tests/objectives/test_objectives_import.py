@@ -17,7 +17,7 @@ FORBIDDEN = ("optuna", "ray", "mlflow")
 LAZY = {
     "torch": {"_torch.py", "_keras.py"},  # _keras.py: KERAS_BACKEND=torch
     "tensorflow": {"_keras.py"},
-    "keras": {"_keras.py", "_network.py"},  # _network.py: load_model of a saved Keras model
+    "keras": {"_keras.py"},
     "tensorboardX": {"_torch.py"},
 }
 

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from objectives import DevData, ObjectiveError, Pruned, SklearnObjective, get_metric
+from tests.objectives.conftest import predict_elsewhere
 
 BALANCED = get_metric("balanced_accuracy")
 
@@ -46,13 +47,22 @@ def test_regression_equals_a_hand_written_shuffled_kfold(diabetes, make_trial):
     assert value == pytest.approx(np.mean(expected), rel=1e-10)
 
 
-def test_pruning_stops_after_the_first_fold(iris, make_trial):
-    trial = make_trial(prune_after=1)
-    with pytest.raises(Pruned):
-        SklearnObjective(LogisticRegression).evaluate({}, iris, trial, BALANCED)
-    assert len(trial.reports) == 1
+def test_a_pruner_that_always_says_stop_stops_a_five_fold_trial_after_fold_one(iris, make_trial):
+    trial = make_trial(prune_after=0)  # should_prune() is always True
+    with pytest.raises(Pruned, match="after fold 1 of 5"):
+        SklearnObjective(LogisticRegression, folds=5).evaluate({}, iris, trial, BALANCED)
+    assert len(trial.reports) == 1 and trial.asked == [1]
     assert len(trial.attrs["fold_scores"]) == 1
     assert "train_score" in trial.attrs
+
+
+def test_a_trial_that_scored_every_fold_is_complete_whatever_the_pruner_says(iris, make_trial):
+    trial = make_trial(prune_after=5)  # says stop once the fifth (the last) fold is reported
+    value = SklearnObjective(LogisticRegression, folds=5).evaluate({}, iris, trial, BALANCED)
+    scores = trial.attrs["fold_scores"]
+    assert len(scores) == 5 and value == pytest.approx(np.mean(scores))
+    assert [step for step, _ in trial.reports] == [0, 1, 2, 3, 4]
+    assert trial.asked == [1, 2, 3, 4]  # never after the last fold
 
 
 def test_same_seed_same_fold_scores_other_seed_other_scores(imbalanced, make_trial):
@@ -64,6 +74,14 @@ def test_same_seed_same_fold_scores_other_seed_other_scores(imbalanced, make_tri
         runs.append(trial.attrs["fold_scores"])
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
+
+
+def test_the_final_model_pickles_to_a_fresh_process_and_predicts_the_same(imbalanced, tmp_path):
+    objective = SklearnObjective(LogisticRegression, smote=True)  # imblearn's pipeline too
+    model = objective.fit_final({"C": 0.5}, imbalanced, seed=0)
+    there = predict_elsewhere(model, imbalanced.X, tmp_path)
+    np.testing.assert_array_equal(there["predict"], model.predict(imbalanced.X))
+    np.testing.assert_array_equal(there["predict_proba"], model.predict_proba(imbalanced.X))
 
 
 def test_seed_fills_random_state_left_unset(iris):

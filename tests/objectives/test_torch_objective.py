@@ -19,12 +19,13 @@ from objectives import (  # noqa: E402
     ObjectiveError,
     Pruned,
     TorchObjective,
-    _nn,
+    _nn_data,
+    _nn_settings,
     get_metric,
     load_model,
 )
 from objectives._torch import load_network, mlp  # noqa: E402
-from tests.objectives.conftest import RecordingTrial  # noqa: E402
+from tests.objectives.conftest import RecordingTrial, predict_elsewhere  # noqa: E402
 
 #: a small, quick network: every test trains for a few epochs only
 SMALL = {"layers": 1, "width": 16, "lr": 0.01, "batch_size": 32}
@@ -43,7 +44,7 @@ def objective(**kw: Any) -> TorchObjective:
 
 
 def holdout_rows(data: DevData, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    ((train, valid),) = _nn.splits(data, None, _nn.VALIDATION_SIZE, seed)
+    ((train, valid),) = _nn_data.splits(data, None, _nn_settings.VALIDATION_SIZE, seed)
     return train, valid
 
 
@@ -80,6 +81,29 @@ def test_the_pruner_stops_a_trial_after_the_epoch_it_says(wine: DevData, trial_d
     history = json.loads((trial_dir / "history.json").read_text())["holdout"]
     assert len(history["epochs"]) == 2
     assert not (trial_dir / "summary.json").exists()  # a pruned trial is never the best
+
+
+def test_a_pruner_that_always_says_stop_stops_after_the_first_epoch(wine: DevData):
+    trial = artifact_trial(None, prune_after=0)  # should_prune() is always True
+    with pytest.raises(Pruned, match="after epoch 1"):
+        objective(epochs=3).evaluate(dict(SMALL), wine, trial, get_metric("accuracy"))
+    assert trial.asked == [1]
+
+
+@pytest.mark.parametrize("folds", [None, 2])
+def test_a_trial_that_trained_every_epoch_is_complete_whatever_the_pruner_says(
+        wine: DevData, folds: int | None):
+    steps = 3 * (folds or 1)
+    trial = artifact_trial(None, prune_after=steps)  # says stop at the last epoch of the last part
+    value = objective(epochs=3, folds=folds).evaluate(dict(SMALL), wine, trial,
+                                                      get_metric("accuracy"))
+    assert [step for step, _ in trial.reports] == list(range(steps))
+    assert trial.asked == list(range(1, steps))  # every epoch but the very last
+    assert trial.attrs["epochs_trained"] == steps
+    if folds:
+        assert value == pytest.approx(np.mean(trial.attrs["fold_scores"]))
+    else:
+        assert value == max(score for _, score in trial.reports)
 
 
 def test_early_stopping_restores_the_best_epoch(cancer: DevData, trial_dir: Path):
@@ -226,6 +250,24 @@ def test_exported_files_load_back_and_predict_the_same(iris: DevData, tmp_path: 
     assert (tmp_path / "model" / "history.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_final_model_pickles_to_a_fresh_process_and_predicts_the_same(
+        wine: DevData, tmp_path: Path):
+    model = objective(epochs=3).fit_final({**SMALL, "batch_norm": True}, wine, 0)
+    there = predict_elsewhere(model, wine.X, tmp_path)
+    np.testing.assert_array_equal(there["predict"], model.predict(wine.X))
+    np.testing.assert_array_equal(there["predict_proba"], model.predict_proba(wine.X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_model_trained_on_a_gpu_pickles_to_a_process_without_one(
+        wine: DevData, tmp_path: Path):
+    model = objective(epochs=3, device="cuda").fit_final(dict(SMALL), wine, 0)
+    there = predict_elsewhere(model, wine.X, tmp_path)  # that process sees no GPU
+    np.testing.assert_allclose(there["predict_proba"], model.predict_proba(wine.X),
+                               rtol=1e-4, atol=1e-6)  # CPU and GPU arithmetic differ a little
+    assert next(model.network_.parameters()).is_cuda  # pickling left the model where it was
+
+
 # --- the user's factory -------------------------------------------------------------------------
 
 
@@ -283,7 +325,7 @@ def test_a_factory_gets_the_config_and_the_sizes(cancer: DevData):
     ("cuda", True, {"CUDA_VISIBLE_DEVICES": "0"}, "cuda"),
 ])
 def test_the_device_follows_cuda_visible_devices(requested, cuda, env, expected):
-    assert _nn.choose_device(requested, cuda, env) == expected
+    assert _nn_settings.choose_device(requested, cuda, env) == expected
 
 
 @pytest.mark.parametrize(("cuda", "env", "why"), [
@@ -292,7 +334,7 @@ def test_the_device_follows_cuda_visible_devices(requested, cuda, env, expected)
 ])
 def test_asking_for_cuda_without_a_gpu_is_an_error(cuda, env, why):
     with pytest.raises(ObjectiveError, match=why):
-        _nn.choose_device("cuda", cuda, env)
+        _nn_settings.choose_device("cuda", cuda, env)
 
 
 def test_a_trial_trains_on_the_cpu_when_its_gpus_are_hidden(iris, monkeypatch):

@@ -1,0 +1,104 @@
+"""The fitted network behind its preprocessing: what the engine scores, and how it is saved.
+
+:class:`NetworkModel` (a regressor) and :class:`NetworkClassifier` give a trained network
+scikit-learn's ``predict`` (and ``predict_proba``, ``classes_``); the framework says how to run
+the network (``forward``) and how to make it loadable anywhere (``portable``), so a model fitted
+in a worker on a GPU pickles to a driver without one. Nothing here imports torch or tensorflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from objectives._nn_data import Preprocessor, probabilities, values
+from objectives._nn_records import HISTORY_JSON, PREPROCESS_FILE, plot_histories, write_json
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+
+class NetworkModel:
+    """A fitted network behind its preprocessing, with scikit-learn's ``predict``.
+
+    ``forward(network, features) -> outputs`` runs the framework's network on float32
+    features. ``portable(network)`` is the network as it is pickled (a torch network on the
+    CPU); pickling leaves the model itself as it is.
+    """
+
+    _estimator_type = "regressor"
+
+    def __init__(self, preprocessor: Preprocessor, network: Any,
+                 forward: Callable[[Any, np.ndarray], np.ndarray], *,
+                 framework: str, config: Mapping[str, Any], epochs: int,
+                 histories: Mapping[str, Any] | None = None,
+                 portable: Callable[[Any], Any] | None = None) -> None:
+        self.preprocessor_ = preprocessor
+        self.network_ = network
+        self._forward = forward
+        self._portable = portable
+        self.framework = framework
+        self.config_ = dict(config)
+        self.epochs_ = epochs
+        self.histories_ = dict(histories or {})
+
+    def outputs(self, X: pd.DataFrame) -> np.ndarray:
+        """The network's raw outputs (logits, or the standardized target) for ``X``."""
+        return self._forward(self.network_, self.preprocessor_.features(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return values(self.outputs(X), self.preprocessor_)
+
+    @property
+    def n_features_in_(self) -> int:
+        return len(self.preprocessor_.columns_.feature_names_in_)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if self._portable is not None:
+            state["network_"] = self._portable(self.network_)
+        return state
+
+    def describe(self) -> dict[str, Any]:
+        return {"framework": self.framework, "config": self.config_, "epochs": self.epochs_,
+                **self.preprocessor_.describe()}
+
+
+class NetworkClassifier(NetworkModel):
+    """A fitted classifier network: ``predict``, ``predict_proba`` and ``classes_``."""
+
+    _estimator_type = "classifier"
+
+    @property
+    def classes_(self) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(self.preprocessor_.classes)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return probabilities(self.outputs(X), self.preprocessor_.kind)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def wrap(preprocessor: Preprocessor, network: Any, forward: Callable[[Any, np.ndarray], Any],
+         **kw: Any) -> NetworkModel:
+    cls = NetworkModel if preprocessor.kind == "regression" else NetworkClassifier
+    return cls(preprocessor, network, forward, **kw)
+
+
+def save_common(model: NetworkModel, directory: Path, files: dict[str, str]) -> list[Path]:
+    """The preprocessing (joblib), ``model.json``, the histories as JSON and a PNG plot."""
+    import joblib
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [directory / PREPROCESS_FILE]
+    joblib.dump(model.preprocessor_, written[0])
+    written.append(write_json(directory / "model.json", {**model.describe(), "files": files}))
+    if model.histories_:
+        written.append(write_json(directory / HISTORY_JSON, model.histories_))
+        written.append(plot_histories(model.histories_, directory / "history.png"))
+    return written
