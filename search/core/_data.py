@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.core._errors import UserError
 from search.core._sealed import Fingerprint, Sealed
+from search.core._timecol import time_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -167,7 +168,10 @@ def _features_target_groups(
             shown = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
             raise UserError(f"{where}: {role} column '{name}' not found; columns are: {shown}")
     if isinstance(spec.time, str):
-        frame = frame.sort_values(spec.time, kind="stable").reset_index(drop=True)
+        # parsed into an orderable key (day-first text does not sort as text); the column
+        # itself stays as it was, a feature like any other
+        order = time_order(frame[spec.time], name=spec.time, where=where)
+        frame = frame.iloc[order].reset_index(drop=True)
     y = _check_target(frame[target], target, task, where)
     drop = [target] + ([spec.groups] if spec.groups else [])
     X = frame.drop(columns=drop)
