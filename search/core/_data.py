@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.core._errors import UserError
 from search.core._sealed import Fingerprint, Sealed
+from search.core._timecol import time_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -153,8 +154,6 @@ def _require_target(spec: Data, where: str) -> str:
 def _features_target_groups(
     frame: pd.DataFrame, target: str, spec: Data, task: str
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
-    import pandas as pd
-
     where = spec.describe()["source"]
     if frame.shape[0] == 0:
         raise UserError(f"{where}: the data have no rows")
@@ -169,17 +168,28 @@ def _features_target_groups(
             shown = ", ".join(columns[:20]) + (", …" if len(columns) > 20 else "")
             raise UserError(f"{where}: {role} column '{name}' not found; columns are: {shown}")
     if isinstance(spec.time, str):
-        frame = frame.sort_values(spec.time, kind="stable").reset_index(drop=True)
-    y_series = frame[target]
+        # parsed into an orderable key (day-first text does not sort as text); the column
+        # itself stays as it was, a feature like any other
+        order = time_order(frame[spec.time], name=spec.time, where=where)
+        frame = frame.iloc[order].reset_index(drop=True)
+    y = _check_target(frame[target], target, task, where)
+    drop = [target] + ([spec.groups] if spec.groups else [])
+    X = frame.drop(columns=drop)
+    if X.shape[1] == 0:
+        raise UserError(f"{where}: no feature columns besides the target '{target}'")
+    groups = frame[spec.groups].to_numpy() if spec.groups else None
+    return X, y, groups
+
+
+def _check_target(y_series: pd.Series, target: str, task: str, where: str) -> np.ndarray:
+    """The target as an array: no missing values, two classes or numbers as the task needs."""
+    import pandas as pd
+
     if y_series.isna().any():
         raise UserError(
             f"{where}: target column '{target}' has {int(y_series.isna().sum())} "
             "missing values; drop those rows first"
         )
-    drop = [target] + ([spec.groups] if spec.groups else [])
-    X = frame.drop(columns=drop)
-    if X.shape[1] == 0:
-        raise UserError(f"{where}: no feature columns besides the target '{target}'")
     if task == "classification":
         if y_series.nunique() < 2:
             raise UserError(
@@ -191,44 +201,18 @@ def _features_target_groups(
             f"{where}: target column '{target}' is not numeric but the metric is "
             "a regression metric; choose a classification metric"
         )
-    y = y_series.to_numpy()
-    groups = frame[spec.groups].to_numpy() if spec.groups else None
-    return X, y, groups
+    return y_series.to_numpy()
 
 
 def _split(
     X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, spec: Data, task: str, seed: int
 ) -> SplitData:
     import numpy as np
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     from objectives import DevData
 
-    n = len(X)
     where = spec.describe()["source"]
-    n_test = int(np.ceil(spec.test_size * n))
-    if n_test < 1 or n - n_test < 2:
-        raise UserError(f"{where}: {n} rows are too few to seal a test part of {spec.test_size}")
-    index = np.arange(n)
-    if spec.time not in (None, False):
-        dev_idx, test_idx = index[: n - n_test], index[n - n_test :]
-    elif groups is not None:
-        if len(np.unique(groups)) < 2:
-            raise UserError(
-                f"{where}: groups column '{spec.groups}' has a single group; "
-                "a grouped split needs at least two"
-            )
-        splitter = GroupShuffleSplit(n_splits=1, test_size=spec.test_size, random_state=seed)
-        dev_idx, test_idx = next(splitter.split(X, y, groups))
-    else:
-        stratify = y if task == "classification" else None
-        try:
-            dev_idx, test_idx = train_test_split(
-                index, test_size=spec.test_size, random_state=seed, stratify=stratify
-            )
-        except ValueError as exc:
-            raise UserError(f"{where}: cannot split off a stratified test part: {exc}") from None
-        dev_idx, test_idx = np.sort(dev_idx), np.sort(test_idx)
+    dev_idx, test_idx = _test_rows(y, groups, spec, task, seed)
     X_dev = X.iloc[dev_idx].reset_index(drop=True)
     X_test = X.iloc[test_idx].reset_index(drop=True)
     y_dev, y_test = y[dev_idx], y[test_idx]
@@ -258,6 +242,40 @@ def _split(
         ),
         dev_fingerprint=fingerprint(X_dev, y_dev),
     )
+
+
+def _test_rows(
+    y: np.ndarray, groups: np.ndarray | None, spec: Data, task: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Development and test row positions: the last rows, whole groups, or stratified."""
+    import numpy as np
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
+
+    n = len(y)
+    where = spec.describe()["source"]
+    n_test = int(np.ceil(spec.test_size * n))
+    if n_test < 1 or n - n_test < 2:
+        raise UserError(f"{where}: {n} rows are too few to seal a test part of {spec.test_size}")
+    index = np.arange(n)
+    if spec.time not in (None, False):
+        return index[: n - n_test], index[n - n_test :]
+    if groups is not None:
+        if len(np.unique(groups)) < 2:
+            raise UserError(
+                f"{where}: groups column '{spec.groups}' has a single group; "
+                "a grouped split needs at least two"
+            )
+        splitter = GroupShuffleSplit(n_splits=1, test_size=spec.test_size, random_state=seed)
+        dev_idx, test_idx = next(splitter.split(index, y, groups))
+        return dev_idx, test_idx
+    stratify = y if task == "classification" else None
+    try:
+        dev_idx, test_idx = train_test_split(
+            index, test_size=spec.test_size, random_state=seed, stratify=stratify
+        )
+    except ValueError as exc:
+        raise UserError(f"{where}: cannot split off a stratified test part: {exc}") from None
+    return np.sort(dev_idx), np.sort(test_idx)
 
 
 def fingerprint(X: pd.DataFrame, y: np.ndarray) -> Fingerprint:
