@@ -44,7 +44,7 @@ def serve(conn: Any, lifeline: Any, setup: Setup | None = None) -> None:
 
     ``setup`` is the task, when the placement delivered it another way than the channel.
     """
-    die_with_driver(lifeline)
+    finished = die_with_driver(lifeline)
     with contextlib.suppress(ValueError):  # not the main thread (a Ray actor's may not be)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     if setup is None:
@@ -61,6 +61,7 @@ def serve(conn: Any, lifeline: Any, setup: Setup | None = None) -> None:
     conn.send(Ready(os.getpid(), socket.gethostname()))
     with _thread_limit(setup.threads):
         _loop(conn, task)
+    finished.set()  # told to stop: the driver closing the lifeline next is no death
 
 
 def _loop(conn: Any, task: Any) -> None:
@@ -145,18 +146,22 @@ def file_digests(folder: Path) -> dict[str, str]:
     return digests
 
 
-def die_with_driver(lifeline: Any) -> None:
-    """Exit at once when ``lifeline`` closes: the driver has gone, however it went."""
+def die_with_driver(lifeline: Any) -> threading.Event:
+    """Exit at once when ``lifeline`` closes, unless the returned event was set first: the
+    driver has gone, however it went, while this worker still had work."""
+    finished = threading.Event()
 
     def watch() -> None:
         try:
             lifeline.recv()
         except (EOFError, OSError):
             pass
-        sys.stderr.flush()
-        os._exit(ORPHANED)
+        if not finished.is_set():
+            sys.stderr.flush()
+            os._exit(ORPHANED)
 
     threading.Thread(target=watch, name="search-lifeline", daemon=True).start()
+    return finished
 
 
 @contextlib.contextmanager

@@ -314,12 +314,17 @@ study = Study(name="gpu", space=Space({"x": Float(0, 1)}), objective=objective,
 """
 
 
-GPU_STUDY = GPU_STUDY_TEMPLATE.replace("{sleep}", "2.5").replace("{trials}", "4")
+GPU_STUDY = GPU_STUDY_TEMPLATE.replace("{sleep}", "2.5").replace("{trials}", "8")
+
+
+def _running_at(records: list[dict], t: dict) -> list[dict]:
+    """The trials running when trial ``t`` started (itself included)."""
+    return [r for r in records if r["start"] <= t["start"] < r["end"]]
 
 
 def _overlapping(records: list[dict]) -> int:
     """The most trials running at one time."""
-    return max(sum(r["start"] <= t["start"] < r["end"] for r in records) for t in records)
+    return max(len(_running_at(records, t)) for t in records)
 
 
 def test_fractional_gpus_share_a_gpu_four_trials_at_once(cluster, tmp_path):
@@ -331,8 +336,9 @@ def test_fractional_gpus_share_a_gpu_four_trials_at_once(cluster, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (tmp_path / "gpus.jsonl").read_text().splitlines()]
-    assert _overlapping(records) == 4  # four trials at once on two GPUs
-    assert sorted(r["cuda"] for r in records) == ["0", "0", "1", "1"]
+    assert len(records) == 8 and _overlapping(records) == 4  # four trials at once, two GPUs
+    busiest = max((_running_at(records, t) for t in records), key=len)
+    assert sorted(r["cuda"] for r in busiest) == ["0", "0", "1", "1"]  # half a GPU each
 
 
 DYING_STUDY = """

@@ -30,11 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("search")
 
-def check_options(study: Study, options: RunOptions) -> None:
-    """Refuse Ray-only flags on the local backend, and resource amounts Ray cannot take."""
-    options.check_backend(study.backend)
-    if study.backend != "ray":
-        return
+def check_resources(study: Study, options: RunOptions) -> None:
+    """Refuse resource amounts per trial that Ray cannot take."""
     for field, value in (
         ("cpus_per_trial", study.cpus_per_trial),
         ("gpus_per_trial", study.gpus_per_trial),
@@ -44,13 +41,6 @@ def check_options(study: Study, options: RunOptions) -> None:
                 f"{options.flag_of(field)}: Ray takes a fraction below 1 or a whole number of "
                 f"{field[:3].upper()}s per trial, but got {value}"
             )
-
-
-def prepare_backend(study: Study, options: RunOptions) -> None:
-    """Check the backend's options and, for Ray, start or reach it: before anything is written."""
-    check_options(study, options)
-    if study.backend == "ray":
-        connect(study, options)
 
 
 @dataclass
@@ -69,6 +59,7 @@ def connect(study: Study, options: RunOptions) -> Connection:
     global _connection
     if _connection is not None:
         return _connection
+    check_resources(study, options)
     try:
         import ray
     except ImportError:
