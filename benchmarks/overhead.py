@@ -52,7 +52,7 @@ def run_raw(trials: int, sampler: str) -> tuple[float, float]:
 def run_ours(trials: int, sampler: str, tracking: bool) -> tuple[float, float]:
     import optuna
 
-    from search.core._store import open_store
+    from search.core._store import read_store
 
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "search", str(HERE / "cheap_study.py"), "--trials",
@@ -61,8 +61,8 @@ def run_ours(trials: int, sampler: str, tracking: bool) -> tuple[float, float]:
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         whole = time.perf_counter() - start
-        done = optuna.load_study(study_name="cheap",
-                                 storage=open_store(Path(tmp) / "cheap", shared=True)).trials
+        storage = read_store(Path(tmp) / "cheap" / "study.journal")
+        done = optuna.load_study(study_name="cheap", storage=storage).trials
         first = min(t.datetime_start for t in done if t.datetime_start)
         last = max(t.datetime_complete for t in done if t.datetime_complete)
         return whole, (last - first).total_seconds()

@@ -50,10 +50,10 @@ def completions(folder: Path) -> list[float]:
     import optuna
 
     sys.path.insert(0, str(ROOT))
-    from search.core._store import open_store
+    from search.core._store import read_store
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_store(folder, shared=True)
+    storage = read_store(folder / "study.journal")
     name = storage.get_all_studies()[0].study_name
     trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
     return sorted(t.datetime_complete.timestamp() for t in trials if t.datetime_complete)

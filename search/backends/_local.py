@@ -13,6 +13,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ class LocalPlacement:
         process.start()
         child_conn.close()
         lifeline_r.close()
-        conn.send(setup)
+        # the task may be large (the development data): the pipe holds 64 KiB, so sending it
+        # here would wait for the worker to start; workers start side by side instead
+        threading.Thread(target=_send, args=(conn, setup), daemon=True).start()
         return ProcessLink(process, conn, lifeline_w)
 
     def threads(self, workers: int) -> int:
@@ -85,6 +88,13 @@ class ProcessLink:
         if hard and self._process.is_alive():
             self._process.kill()
         self._process.join(5)
+
+
+def _send(conn: Any, setup: Setup) -> None:
+    try:
+        conn.send(setup)
+    except OSError:  # the worker died before it read its task: the pool notices that
+        pass
 
 
 def exit_cause(code: int) -> str:

@@ -212,20 +212,20 @@ class WorkerPool:
                 raise EngineError("no trial worker is left")
         return self.idle[0]
 
-    def close(self, *, hard: bool = False, wait_s: float = 5.0) -> None:
-        """Stop every worker: ask them to finish (or kill them, ``hard``), then release all."""
+    def close(self, *, wait_s: float = 5.0) -> None:
+        """Stop every worker: an idle one is asked to finish, a busy or starting one (after an
+        interruption or an error) is killed; then the placement is released."""
         try:
-            if not hard:
-                for worker in self.alive:
-                    conn = worker.link.connection()
-                    if conn is not None and worker.state != "busy":
-                        try:
-                            conn.send(Stop())
-                        except OSError:
-                            pass
-                deadline = time.monotonic() + wait_s
-                for worker in self.alive:
-                    worker.link.cause_of_death(max(0.0, deadline - time.monotonic()))
+            stopping = []
+            for worker in self.idle:
+                try:
+                    worker.link.connection().send(Stop())
+                    stopping.append(worker)
+                except OSError:
+                    pass
+            deadline = time.monotonic() + wait_s
+            for worker in stopping:
+                worker.link.cause_of_death(max(0.0, deadline - time.monotonic()))
             for worker in self._workers:
                 worker.link.stop(hard=True)
                 worker.state = "dead"

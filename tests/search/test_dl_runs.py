@@ -138,3 +138,29 @@ def test_a_keras_study_writes_the_keras_and_tflite_models(write_study, tmp_path)
     lite = tflite_predict(folder / "model" / "model.tflite",
                           model.preprocessor_.features(X_test))
     assert lite.reshape(-1) == pytest.approx(model.predict(X_test), rel=1e-4, abs=1e-3)
+
+
+BEST_TRIAL_STUDY = TORCH_STUDY.replace("Int(1, 3)", "Int(1, 2)").replace(
+    "epochs=8, patience=100, threads=1", 'epochs=3, patience=100, threads=1, final="best_trial"'
+).replace("trials=12", "trials=3")
+
+
+def test_a_trials_files_are_loaded_only_while_their_digests_match(write_study, tmp_path):
+    path = write_study(BEST_TRIAL_STUDY)
+    out = tmp_path / "out"
+    first = run_cli(path, "--results", out, "--no-final", "--no-tracking", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    folder = out / "wine_torch"
+    best = json.loads((folder / "best.json").read_text())["number"]
+    kept = folder / "trials" / f"trial_{best:05d}" / "preprocess.joblib"
+    original = kept.read_bytes()
+    kept.write_bytes(original + b"\n")  # someone else's bytes in a shared results folder
+    refused = run_cli("final", folder, cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"{kept}: changed since trial {best} finished" in refused.stderr
+    assert not (folder / "final.json").exists()  # the test set stays sealed
+
+    kept.write_bytes(original)
+    final = run_cli("final", folder, cwd=tmp_path)
+    assert final.returncode == 0, final.stderr
+    assert json.loads((folder / "final.json").read_text())["trial"] == best

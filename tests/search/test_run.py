@@ -330,3 +330,35 @@ def test_import_search_loads_no_heavy_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+FOLD_STUDY = """
+from sklearn.neighbors import KNeighborsClassifier
+from objectives import SklearnObjective
+from search import Data, Study
+from spaces import Categorical, Int, Space
+
+study = Study(
+    name="folds",
+    data=Data("wine"),
+    space=Space({"n_neighbors": Int(1, 60), "weights": Categorical(["uniform", "distance"])}),
+    objective=SklearnObjective(KNeighborsClassifier(), folds=5),
+    metric="accuracy",
+    pruner="median",
+    trials=30,
+    seed=4,
+)
+"""
+
+
+def test_a_5_fold_study_never_prunes_a_trial_that_scored_its_5_folds(write_study, tmp_path):
+    path = write_study(FOLD_STUDY)
+    result = run_cli(path, "--results", tmp_path, "--no-final", "--no-tracking", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trials = stored_trials(tmp_path / "folds")
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned  # the pruner did stop configs
+    assert all(len(t.user_attrs["fold_scores"]) < 5 for t in pruned)
+    assert all(
+        len(t.user_attrs["fold_scores"]) == 5 for t in trials if t.state.name == "COMPLETE"
+    )
