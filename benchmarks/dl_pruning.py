@@ -3,7 +3,7 @@
 Runs ``examples/digits_torch.py`` (the ready-made MLP space, TPE, early stopping with patience
 6 in every arm) through the real command line for each seed and arm, in alternating order:
 ``local/median`` (Optuna's MedianPruner) and ``local/none`` (no pruner) by default;
-``ray/median`` (Ray Tune's ASHA) on request. Epochs are counted from ``trials.csv`` (one
+``ray/median`` (the same pruner, trials on Ray actors) on request. Epochs are counted from ``trials.csv`` (one
 ``step_`` column a reported epoch, COMPLETE, PRUNED and FAIL trials alike).
 
     .venv/bin/python benchmarks/dl_pruning.py [--seeds 0 1 2] [--trials 30] [--arms ...]
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--arms", nargs="+", default=["local/median", "local/none"],
-                        help="backend/pruner pairs, e.g. ray/median (Ray Tune's ASHA)")
+                        help="backend/pruner pairs, e.g. ray/median")
     args = parser.parse_args()
     arms = [tuple(arm.split("/", 1)) for arm in args.arms]
     results: dict[tuple[str, ...], list[dict[str, float]]] = {arm: [] for arm in arms}

@@ -370,3 +370,36 @@ def test_final_and_resume_refuse_a_study_file_that_changed(write_study, tmp_path
     assert resume.returncode == 2 and resume.stderr.count("\n") == 1, resume.stderr
     assert f"{path}: the study file changed since" in resume.stderr
     assert not (out / "fails" / "final.json").exists()
+
+
+def asks_for_y(config, trial):
+    """An objective that asks the driver for a parameter the space does not declare."""
+    from optuna.distributions import FloatDistribution, distribution_to_json
+
+    y = trial.ask("suggest", "y", distribution_to_json(FloatDistribution(0, 1)))
+    return (config["x"] - 1.0) ** 2 + y
+
+
+def test_a_trial_asks_the_driver_for_a_parameter_and_the_driver_records_it():
+    import optuna
+
+    from objectives import FunctionObjective
+    from search.backends import local_placement
+    from search.core._channel import Setup
+    from search.core._engine import Budget, Engine
+    from search.core._pool import WorkerPool
+    from search.core._task import TrialTask
+    from spaces import Float, Space
+
+    task = TrialTask(objective=FunctionObjective(asks_for_y), data=None, metric=None, seed=0)
+    pool = WorkerPool(local_placement(), 1, Setup(task.pickled(), 1, None)).start()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    try:
+        Engine(study, Space({"x": Float(-5, 5)}), pool, Budget(trials=4)).run()
+    finally:
+        pool.close()
+    trials = study.get_trials()
+    assert len(trials) == 4 and {t.state.name for t in trials} == {"COMPLETE"}
+    for trial in trials:  # the driver's sampler answered, and the store keeps the answer
+        assert set(trial.params) == {"x", "y"} and 0 <= trial.params["y"] <= 1
+        assert trial.value == pytest.approx((trial.params["x"] - 1) ** 2 + trial.params["y"])
