@@ -28,7 +28,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.storages.journal import JournalFileBackend
 
-from search.core._store import open_store, read_store
+from search.core._store import ReadOnlyStore, open_store, read_store
 from tests.conftest import ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -457,3 +457,65 @@ def test_a_torn_first_line_leaves_an_empty_store(tmp_path: Path) -> None:
     add_trials(optuna.create_study(study_name=STUDY, storage=open_store(tmp_path)), [5.0])
     assert path.read_bytes().startswith(b'{"op_code":0,')
     assert [t.value for t in optuna_reads(path)] == [5.0]
+
+
+# --- readers never write -------------------------------------------------------------------------
+
+
+def test_read_store_never_creates_a_missing_store_and_follows_it_once_written(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "study"
+    path = folder / "study.journal"
+    reader = read_store(path)
+    assert reader.get_all_studies() == []
+    with pytest.raises(ReadOnlyStore, match=re.escape(f"{path}: opened read-only")):
+        optuna.create_study(study_name=STUDY, storage=reader)
+    assert not folder.exists()  # neither the file nor its folder
+    folder.mkdir()
+    written_study(folder, [1.0])  # the driver starts; the reader opened before sees its trials
+    assert values(reader) == [1.0]
+
+
+def test_read_store_never_truncates_or_appends(tmp_path: Path) -> None:
+    from optuna.trial import TrialState
+
+    path = written_study(tmp_path, [1.0, 2.0])
+    storage = open_store(tmp_path)
+    optuna.load_study(study_name=STUDY, storage=storage).set_user_attr("owner", "driver")
+    del storage
+    with open(path, "ab") as f:  # and a torn tail, which only the driver may cut
+        f.write(b'{"op_code":4,"worker_id":"w","study_id":0,"datet')
+    before, stat = path.read_bytes(), path.stat()
+
+    reader = read_store(path)
+    study = optuna.load_study(study_name=STUDY, storage=reader)
+    trial_id = study.trials[0]._trial_id
+    attempts = {
+        "create a study": lambda: optuna.create_study(study_name="other", storage=reader),
+        "delete the study": lambda: reader.delete_study(study._study_id),
+        "set a study attr": lambda: study.set_user_attr("owner", "reader"),
+        "ask a trial": lambda: study.ask(),
+        "add a trial": lambda: add_trials(study, [3.0]),
+        "enqueue a trial": lambda: study.enqueue_trial({"x": 0.5}),
+        "set a trial attr": lambda: reader.set_trial_user_attr(trial_id, "k", 1),
+        "change a state": lambda: reader.set_trial_state_values(trial_id, TrialState.FAIL),
+    }
+    refused = {}
+    for name, attempt in attempts.items():
+        with pytest.raises(ReadOnlyStore) as caught:
+            attempt()
+        refused[name] = str(caught.value)
+    assert set(refused.values()) == {
+        f"{path}: opened read-only; only the run's driver writes it"
+    }  # fmt: skip
+
+    after = path.stat()
+    assert path.read_bytes() == before
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        stat.st_ino, stat.st_size, stat.st_mtime_ns
+    )  # fmt: skip
+    # and the refused writes left the reader's view as the file has it
+    assert values(reader) == [1.0, 2.0]
+    assert optuna.load_study(study_name=STUDY, storage=reader).user_attrs == {"owner": "driver"}
+    assert [s.study_name for s in reader.get_all_studies()] == [STUDY]
