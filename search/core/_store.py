@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from search.core._errors import UserError
 from search.core._folder import STORE_FILE
@@ -67,6 +67,14 @@ def _writer_backend(path: Path) -> Any:
             text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
             os.write(self._fd, text.encode("utf-8"))
             self._logs.extend(logs)
+
+        def _refuse(self, *_: Any) -> NoReturn:
+            raise TypeError(
+                f"{path}: the study store's writer cannot be pickled or copied: only the run's "
+                "driver writes the store, and a copy would close its file when collected"
+            )
+
+        __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse  # type: ignore[assignment]
 
         def __del__(self) -> None:
             fd = getattr(self, "_fd", None)
