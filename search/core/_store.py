@@ -65,7 +65,9 @@ def _writer_backend(path: Path) -> Any:
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-            os.write(self._fd, text.encode("utf-8"))
+            data = memoryview(text.encode("utf-8"))
+            while data:  # one write, unless the kernel takes less (a full disk raises)
+                data = data[os.write(self._fd, data):]
             self._logs.extend(logs)
 
         def _refuse(self, *_: Any) -> NoReturn:
