@@ -4,15 +4,18 @@ Each study keeps its own Optuna journal, and optuna-dashboard serves one storage
 asks for ``/api/...`` and ``/static/...`` at the site's root, so mounting one app per study under
 a path prefix would need its front end rewritten. Instead,
 :class:`~search.watching._dashboard_storage.ResultsStorage` presents the journals as one
-read-only Optuna storage. The dashboard never writes, so it cannot disturb a running study; its
-editing features (notes, marking trials) answer with an error instead. The server listens on
-127.0.0.1 only.
+read-only Optuna storage. The dashboard never writes, so it cannot disturb a running study: a
+request that would change one (its notes, marking or telling trials, creating, renaming or
+deleting studies) is answered ``405 Method Not Allowed`` with a one-line reason before it reaches
+optuna-dashboard. The server listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import errno
 import importlib.util
+import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -20,13 +23,16 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from search.core._errors import UserError
 from search.core._folder import MLFLOW_DB
-from search.watching._dashboard_storage import ResultsStorage
+from search.watching._dashboard_storage import REFUSAL, ResultsStorage
 from search.watching._tracking import default_uri, ui_command
 
-__all__ = ["ResultsStorage", "serve"]
+__all__ = ["ResultsStorage", "read_only", "serve"]
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+READS = ("GET", "HEAD")  # the only methods that reach optuna-dashboard
+
+WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
 def serve(results: Path, port: int | None) -> int:
@@ -45,7 +51,7 @@ def serve(results: Path, port: int | None) -> int:
     storage = ResultsStorage(results)
     server = _bind(port)
     try:
-        server.set_app(optuna_dashboard.wsgi(storage))
+        server.set_app(read_only(optuna_dashboard.wsgi(storage)))
         _tell(results, storage, server.server_port)
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
@@ -53,6 +59,43 @@ def serve(results: Path, port: int | None) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def read_only(app: WsgiApp) -> WsgiApp:
+    """``app`` behind a gate that answers every request but a read with 405 and one line.
+
+    optuna-dashboard would pass a write to the storage, which refuses it by raising: a 500
+    with a traceback in the terminal. The gate answers first, with the reason as JSON
+    (``{"reason": ...}``, which the dashboard's page shows) and the methods that are allowed.
+    """
+
+    def gate(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        if method in READS:
+            return app(environ, start_response)
+        _drain(environ)
+        body = json.dumps({"reason": f"{method} refused: {REFUSAL}"}).encode()
+        start_response(
+            "405 Method Not Allowed",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("Allow", ", ".join(READS)),
+            ],
+        )
+        return [body]
+
+    return gate
+
+
+def _drain(environ: dict[str, Any]) -> None:
+    """Read a refused request's body (up to 1 MiB), so the client is not cut off mid-send."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if 0 < length <= 1 << 20:
+        environ["wsgi.input"].read(length)
 
 
 class _Server(ThreadingMixIn, WSGIServer):
