@@ -3,23 +3,28 @@
 optuna-dashboard serves one storage, and each study keeps its own journal
 (``RESULTS/NAME/study.journal``). :class:`ResultsStorage` finds the studies anew each time the
 page lists them (a study started after the dashboard appears), reads each journal incrementally
-through Optuna's own ``JournalStorage``, and refuses every write.
+through :func:`~search.core._store.read_store`, which never writes, creates or repairs it, and
+refuses every write. A study whose ``study.json`` or journal is corrupt is left out and named
+once on stderr, so one broken folder does not take the dashboard down.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from collections.abc import Container, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from optuna.storages import BaseStorage, JournalStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages import BaseStorage
 
-from search.core._folder import STORE_FILE, STUDY_JSON, read_json
+from search.core._errors import UserError
+from search.core._folder import STORE_FILE, STUDY_JSON, read_record
+from search.core._store import read_store
 
 if TYPE_CHECKING:
+    from optuna.storages import JournalStorage
     from optuna.study import StudyDirection
     from optuna.study._frozen import FrozenStudy
     from optuna.trial import FrozenTrial, TrialState
@@ -43,6 +48,7 @@ class ResultsStorage(BaseStorage):
         self._by_path: dict[Path, tuple[int, int]] = {}  # journal -> (inode, study id)
         self._studies: dict[int, tuple[JournalStorage, int]] = {}  # id -> (store, its own id)
         self._named: dict[int, dict[str, Any]] = {}  # id -> the metric's name, for the axes
+        self._told: set[str] = set()  # the corrupt files already named on stderr
         self._next = 0
 
     def journals(self) -> list[Path]:
@@ -74,14 +80,21 @@ class ResultsStorage(BaseStorage):
                 self._studies.pop(self._by_path.pop(path)[1], None)
 
     def _add(self, path: Path, inode: int) -> None:
-        """Register the study in journal ``path``."""
-        store = JournalStorage(JournalFileBackend(str(path)))
-        own = store.get_all_studies()
+        """Register the study in journal ``path``; a corrupt one is skipped and named once."""
+        try:
+            named = _metric_names(path.parent)
+            store = read_store(path)
+            own = store.get_all_studies()
+        except UserError as exc:
+            if str(exc) not in self._told:
+                self._told.add(str(exc))
+                print(f"dashboard: study left out: {exc}", file=sys.stderr, flush=True)
+            return
         if not own:
             return  # created, not yet written: next time
         self._by_path[path] = (inode, self._next)
         self._studies[self._next] = (store, own[0]._study_id)
-        self._named[self._next] = _metric_names(path.parent)
+        self._named[self._next] = named
         self._next += 1
 
     def _store(self, study_id: int) -> tuple[JournalStorage, int]:
@@ -186,10 +199,14 @@ class ResultsStorage(BaseStorage):
 
 
 def _metric_names(folder: Path) -> dict[str, Any]:
-    """Optuna's metric-names attribute from the study's ``study.json``, so axes say roc_auc."""
+    """Optuna's metric-names attribute from the study's ``study.json``, so axes say roc_auc.
+
+    A missing or unreadable ``study.json`` gives no names; a corrupt one is a
+    :class:`UserError` naming it.
+    """
     try:
-        metric = read_json(folder / STUDY_JSON).get("metric")
-    except (OSError, ValueError):
+        metric = read_record(folder / STUDY_JSON).get("metric")
+    except OSError:
         return {}
     return {METRIC_NAMES: [metric]} if isinstance(metric, str) else {}
 

@@ -1,6 +1,9 @@
 """Reads a study folder and writes its ``report.html``; the only writer of that file.
 
-The page is written to a temporary file and renamed, so a reader never sees half a report.
+The results files are read through :func:`~search.core._folder.read_record` (a corrupt one is a
+one-line :class:`UserError` naming it, before anything is written) and the journal through
+:func:`~search.core._store.read_store`, which never writes, creates or repairs it. The page is
+written to a temporary file and renamed, so a reader never sees half a report.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from search.core._folder import (
     REPORT_HTML,
     STORE_FILE,
     STUDY_JSON,
-    read_json,
+    read_record,
 )
 from search.watching._report_page import render_page
 from search.watching._report_study import ReportStudy
@@ -32,7 +35,7 @@ def write_report(directory: Path, status: str | None = None) -> Path:
 
     ``status`` replaces the one in ``study.json``, which a run updates only after its observers.
     """
-    record = read_json(directory / STUDY_JSON)
+    record = read_record(directory / STUDY_JSON)
     if status is not None:
         record["status"] = status
     final = _optional_record(directory / FINAL_JSON)
@@ -51,8 +54,8 @@ def write_report(directory: Path, status: str | None = None) -> Path:
 def load_stored_study(directory: Path, name: str) -> optuna.Study | None:
     """The study in ``directory``'s journal, read only; ``None`` when there is none yet."""
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+
+    from search.core._store import read_store
 
     path = directory / STORE_FILE
     if not path.is_file() or path.stat().st_size == 0:
@@ -65,14 +68,13 @@ def load_stored_study(directory: Path, name: str) -> optuna.Study | None:
             return super().get_trials(deepcopy=False, states=states)
 
     try:
-        storage = JournalStorage(JournalFileBackend(str(path)))
-        return _ReadOnlyStudy(study_name=name, storage=storage)
+        return _ReadOnlyStudy(study_name=name, storage=read_store(path))
     except KeyError:
         return None
 
 
 def _optional_record(path: Path) -> dict[str, Any] | None:
-    return read_json(path) if path.is_file() else None
+    return read_record(path) if path.is_file() else None
 
 
 @contextlib.contextmanager

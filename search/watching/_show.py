@@ -1,7 +1,8 @@
 """``python -m search show RESULTS/NAME``: leaderboard and best trial in the terminal.
 
-It reads ``study.json``, ``trials.csv``, ``best.json`` and ``final.json``, all before printing,
-and writes nothing.
+It reads ``study.json``, ``trials.csv``, ``best.json`` and ``final.json`` and writes nothing; a
+results file that is corrupt is a one-line :class:`UserError` naming it (exit 2), before any
+output.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from search.core._errors import UserError
-from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_json
+from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_record
 
 TOP = 10
 
@@ -23,7 +24,7 @@ def show(directory: Path) -> int:
 
     if not (directory / STUDY_JSON).is_file():
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
-    record = read_json(directory / STUDY_JSON)
+    record = read_record(directory / STUDY_JSON)
     best = _optional_record(directory / BEST_JSON)
     final = _optional_record(directory / FINAL_JSON)
     rows = _read_rows(directory / TRIALS_CSV)
@@ -152,7 +153,7 @@ def _print_final(console: Any, final: dict[str, Any] | None) -> None:
 
 
 def _optional_record(path: Path) -> dict[str, Any] | None:
-    return read_json(path) if path.is_file() else None
+    return read_record(path) if path.is_file() else None
 
 
 def _short(path: str) -> str:

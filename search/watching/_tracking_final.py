@@ -13,14 +13,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from search.core._folder import FINAL_JSON, MODEL_DIR, REPORT_HTML, read_json
+from search.core._folder import FINAL_JSON, MODEL_DIR, REPORT_HTML, read_record
 from search.watching._tracking_client import log_batch, mlflow_client, now_ms
 from search.watching._tracking_records import KIND, PARENT, TRIAL, param_values
 
 
 def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[str, Any]) -> str:
     """One run for the final evaluation: test metrics, classification report, the model."""
-    stored = read_json(directory / FINAL_JSON)
+    stored = read_record(directory / FINAL_JSON)  # a corrupt file stops here, before any run
     client = mlflow_client(uri)
     parent_id = parent["parent_run_id"]
     run = client.create_run(

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.core._folder import MLFLOW_ARTIFACTS, STUDY_JSON, read_json
+from search.core._folder import MLFLOW_ARTIFACTS, STUDY_JSON, read_record
 from search.core._observers import RunContext, RunObserver, TrialsFn
 from search.core._trials import best_trial
 from search.watching._tracking_client import first_line
@@ -55,7 +55,7 @@ class MlflowTracker(RunObserver):
     @classmethod
     def from_record(cls, directory: Path) -> MlflowTracker | None:
         """The tracker a study's last run used, from ``study.json`` (``None``: it had none)."""
-        stored = read_json(directory / STUDY_JSON).get(RECORD_KEY)
+        stored = read_record(directory / STUDY_JSON).get(RECORD_KEY)
         if not isinstance(stored, dict) or not stored.get("parent_run_id"):
             return None
         tracker = cls(stored["uri"], directory)
@@ -129,7 +129,7 @@ class MlflowTracker(RunObserver):
 
     def _writer_config(self, context: RunContext, trials: Sequence[FrozenTrial]) -> dict[str, Any]:
         """What the writer process needs to know, as plain values."""
-        record = read_json(self.directory / STUDY_JSON)
+        record = read_record(self.directory / STUDY_JSON)
         best = best_trial(trials, context.prep.parts.direction)
         stored = record.get(RECORD_KEY)
         same_uri = isinstance(stored, dict) and stored.get("uri") == self.uri

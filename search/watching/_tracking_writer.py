@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from search.core._folder import STUDY_JSON, read_json
+from search.core._folder import STUDY_JSON, read_record
 from search.core._logging import log_helper_to_file
 from search.watching._tracking_client import (
     experiment,
@@ -144,7 +144,7 @@ class RunWriter:
             client.update_run(run_id, status="RUNNING")
             log_batch(client, run_id, tags=tags)
         study_json = Path(config["directory"]) / STUDY_JSON
-        client.log_dict(run_id, read_json(study_json), STUDY_JSON)
+        client.log_dict(run_id, read_record(study_json), STUDY_JSON)
         return str(run_id)
 
     def _stored_parent(self) -> Any:
