@@ -1,4 +1,9 @@
-"""``python -m search show RESULTS/NAME``: leaderboard and best trial in the terminal."""
+"""``python -m search show RESULTS/NAME``: leaderboard and best trial in the terminal.
+
+It reads ``study.json``, ``trials.csv``, ``best.json`` and ``final.json`` and writes nothing; a
+results file that is corrupt is a one-line :class:`UserError` naming it (exit 2), before any
+output.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from search.core._errors import UserError
-from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_json
+from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_record
 
 TOP = 10
 
@@ -16,25 +21,41 @@ TOP = 10
 def show(directory: Path) -> int:
     """Print the study's state counts, its top trials and its best trial."""
     from rich.console import Console
-    from rich.table import Table
 
     if not (directory / STUDY_JSON).is_file():
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
-    record = read_json(directory / STUDY_JSON)
+    record = read_record(directory / STUDY_JSON)
+    best = _optional_record(directory / BEST_JSON)
+    final = _optional_record(directory / FINAL_JSON)
     rows = _read_rows(directory / TRIALS_CSV)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console.print(_heading(record, rows))
+    console.print(_leaderboard(rows, record["direction"], best))
+    if best is not None:
+        _print_best(console, best)
+    _print_outcomes(console, record)
+    _print_final(console, final)
+    return 0
+
+
+def _heading(record: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     states: dict[str, int] = {}
     for row in rows:
         states[row["state"]] = states.get(row["state"], 0) + 1
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
-    console.print(
+    return (
         f"[bold]{record['name']}[/]  metric {record['metric'] or '-'} ({record['direction']}), "
         f"sampler {record['sampler']}, pruner {record['pruner']}, seed {record['seed']}: {counts}"
     )
+
+
+def _leaderboard(rows: list[dict[str, Any]], direction: str, best: dict[str, Any] | None) -> Any:
+    """The top complete trials: ``*`` the best, ``=`` tied with it."""
+    from rich.table import Table
+
     done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] != ""]
-    done.sort(key=lambda r: float(r["value"]), reverse=record["direction"] == "maximize")
+    done.sort(key=lambda r: float(r["value"]), reverse=direction == "maximize")
     params = [c for c in (rows[0].keys() if rows else []) if c.startswith("params_")]
-    best = read_json(directory / BEST_JSON) if (directory / BEST_JSON).is_file() else None
     tied = {t["number"] for t in best["ties"]["tied"]} if best and best.get("ties") else set()
     has_train = any(r.get("train_score") not in (None, "") for r in done)
     table = Table(
@@ -55,56 +76,19 @@ def show(directory: Path) -> int:
             _fmt(row["duration_s"]),
             *[_fmt(row[p]) for p in params],
         )
-    console.print(table)
-    if best is not None:
-        spread = best.get("spread") or {}
-        interval = best.get("interval_95")
-        console.print(
-            f"best: trial {best['number']} value {_fmt(best['value'])}"
-            + (
-                f" ± {_fmt(spread['std'])} over {spread['n']} folds"
-                if spread.get("n", 0) > 1
-                else ""
-            )
-            + (f", 95% CI [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else "")
-            + f"  config {best['config']}"
-        )
-        _print_ties(console, best)
-    nested = record.get("nested")
-    if nested:
-        console.print(
-            f"nested: {nested['k']}-fold estimate of the tuned pipeline "
-            f"{_fmt(nested['outer_mean'])} ± {_fmt(nested['outer_std'])} (inner best mean "
-            f"{_fmt(nested['inner_best_mean'])}, optimism {_fmt(nested['optimism'])})"
-        )
-    if record.get("stopped_early"):
-        stop = record["stopped_early"]
-        console.print(f"stopped early after {stop['trials']} complete trials: regret bound "
-                      f"{_fmt(stop['regret_bound'])} <= CV noise {_fmt(stop['cv_error'])}")
-    if (directory / FINAL_JSON).is_file():
-        final = read_json(directory / FINAL_JSON)
-        if final.get("status") == "evaluated":
-            console.print(
-                f"final: test {final['metric']} {_fmt(final['test_value'])} "
-                f"(validation {_fmt(final['validation_value'])}), trial {final['trial']}, "
-                f"opened {final['opened_at']}"
-            )
-            gap = final.get("generalization_gap") or {}
-            if gap:
-                noise = gap.get("expected_noise")
-                console.print(
-                    f"gap: validation - test {_fmt(gap['gap'])}"
-                    + (f" (expected noise ± {_fmt(noise)})" if noise else "")
-                    + f": {gap['note']}"
-                )
-        else:
-            console.print(
-                f"final: the test set was opened at {final.get('opened_at')} "
-                "but no result was recorded"
-            )
-    else:
-        console.print("final: the test set is still sealed")
-    return 0
+    return table
+
+
+def _print_best(console: Any, best: dict[str, Any]) -> None:
+    spread = best.get("spread") or {}
+    interval = best.get("interval_95")
+    console.print(
+        f"best: trial {best['number']} value {_fmt(best['value'])}"
+        + (f" ± {_fmt(spread['std'])} over {spread['n']} folds" if spread.get("n", 0) > 1 else "")
+        + (f", 95% CI [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else "")
+        + f"  config {best['config']}"
+    )
+    _print_ties(console, best)
 
 
 def _print_ties(console: Any, best: dict[str, Any]) -> None:
@@ -125,6 +109,51 @@ def _print_ties(console: Any, best: dict[str, Any]) -> None:
             f"selected for the final evaluation: trial {selected['number']} "
             f"({selected['rule']})  config {selected['config']}"
         )
+
+
+def _print_outcomes(console: Any, record: dict[str, Any]) -> None:
+    """The nested cross-validation estimate and an early stop, when the study has them."""
+    nested = record.get("nested")
+    if nested:
+        console.print(
+            f"nested: {nested['k']}-fold estimate of the tuned pipeline "
+            f"{_fmt(nested['outer_mean'])} ± {_fmt(nested['outer_std'])} (inner best mean "
+            f"{_fmt(nested['inner_best_mean'])}, optimism {_fmt(nested['optimism'])})"
+        )
+    if record.get("stopped_early"):
+        stop = record["stopped_early"]
+        console.print(
+            f"stopped early after {stop['trials']} complete trials: regret bound "
+            f"{_fmt(stop['regret_bound'])} <= CV noise {_fmt(stop['cv_error'])}"
+        )
+
+
+def _print_final(console: Any, final: dict[str, Any] | None) -> None:
+    if final is None:
+        console.print("final: the test set is still sealed")
+        return
+    if final.get("status") != "evaluated":
+        console.print(
+            f"final: the test set was opened at {final.get('opened_at')} but no result was recorded"
+        )
+        return
+    console.print(
+        f"final: test {final['metric']} {_fmt(final['test_value'])} "
+        f"(validation {_fmt(final['validation_value'])}), trial {final['trial']}, "
+        f"opened {final['opened_at']}"
+    )
+    gap = final.get("generalization_gap") or {}
+    if gap:
+        noise = gap.get("expected_noise")
+        console.print(
+            f"gap: validation - test {_fmt(gap['gap'])}"
+            + (f" (expected noise ± {_fmt(noise)})" if noise else "")
+            + f": {gap['note']}"
+        )
+
+
+def _optional_record(path: Path) -> dict[str, Any] | None:
+    return read_record(path) if path.is_file() else None
 
 
 def _short(path: str) -> str:

@@ -143,18 +143,49 @@ def test_the_dashboard_reads_several_studies_and_never_writes(tmp_path):
             assert [t["number"] for t in trials] == [0, 1], name
             trial_ids |= {t["trial_id"] for t in trials}
         assert len(trial_ids) == 4  # trial ids stay distinct across the studies' journals
-        request = urllib.request.Request(
-            f"{base}/api/studies",
-            data=json.dumps({"study_name": "new", "directions": ["minimize"]}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10)
-        assert refused.value.code >= 400
+        study_id, trial_id = ids["first"], min(trial_ids)
+        writes = [
+            ("POST", "/api/studies", {"study_name": "new", "directions": ["minimize"]}),
+            ("PUT", f"/api/studies/{study_id}/note", {"version": 1, "body": "a note"}),
+            ("PUT", f"/api/studies/{study_id}/{trial_id}/note", {"version": 1, "body": "x"}),
+            ("POST", f"/api/studies/{study_id}/rename", {"study_name": "renamed"}),
+            ("DELETE", f"/api/studies/{study_id}", None),
+            ("POST", f"/api/trials/{trial_id}/tell", {"state": "Fail"}),
+            ("POST", f"/api/trials/{trial_id}/user-attrs", {"user_attrs": {"a": 1}}),
+            ("PATCH", f"/api/studies/{study_id}", {}),
+        ]
+        for method, path, payload in writes:
+            assert refused(base + path, method, payload) == (
+                f"{method} refused: the search dashboard only reads the study stores; "
+                "change a study through its run"
+            )
+        assert [s["study_name"] for s in get(f"{base}/api/studies")["study_summaries"]] == [
+            "first",
+            "second",
+        ]
     finally:
         stop(dashboard)
     assert {p: p.stat().st_size for p in results.glob("*/study.journal")} == before
     assert not (results / "new").exists()
+    told = (tmp_path / "dash.log").read_text()
+    assert "Traceback" not in told and "Error" not in told, told
+
+
+def refused(url: str, method: str, payload: Any) -> str:
+    """Send a write; it must be answered 405 with a one-line reason. The reason."""
+    request = urllib.request.Request(
+        url,
+        data=None if payload is None else json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method=method,
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 405, (method, url)
+    assert answer.value.headers["Allow"] == "GET, HEAD"
+    reason = json.load(answer.value)["reason"]
+    assert "\n" not in reason
+    return str(reason)
 
 
 def test_a_missing_results_folder_is_a_user_error(tmp_path):

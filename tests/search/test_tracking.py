@@ -375,3 +375,13 @@ def test_import_search_loads_no_mlflow_plotly_or_dashboard():
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]"
+
+
+def test_no_watching_module_loads_mlflow_plotly_or_dashboard_on_import():
+    code = (
+        "import importlib, pkgutil, sys, search.watching as w; "
+        "[importlib.import_module(f'search.watching.{m.name}') for m in pkgutil.iter_modules(w.__path__)]; "
+        "print(sorted(m for m in ('mlflow', 'plotly', 'optuna_dashboard') if m in sys.modules))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"

@@ -1,0 +1,217 @@
+"""The report's plots: optimization history, parallel coordinates, importances, slices, curves.
+
+The figures are Optuna's own (``optuna.visualization``, plotly figures), drawn into ``<div>``s
+that share one inlined copy of plotly.js. Big studies are thinned (the best trials and an even
+sample of the rest) so the page stays light. A plot that cannot be drawn becomes a note in its
+section and leaves the others; plotly and Optuna load only when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from search.watching._report_html import missing, section
+from search.watching._report_study import ReportStudy
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+log = logging.getLogger(__name__)
+
+CURVES = 100  # at most this many trials' learning curves
+LINES = 300  # at most this many trials in the parallel coordinates
+SLICE_GROUP = 4  # parameters per slice figure
+
+
+class Plots:
+    """Draws the plot sections of one page and counts the figures it drew."""
+
+    def __init__(self, study: ReportStudy) -> None:
+        self.study = study
+        self.figures: list[str] = []  # the ids of the figures' <div>s
+
+    def history(self) -> str:
+        s = self.study
+
+        def draw() -> str:
+            from optuna.visualization import plot_optimization_history
+
+            fig = plot_optimization_history(s.stored(), target_name=s.metric, error_bar=False)
+            return self._figure(fig)
+
+        return self._plot("Optimization history", draw, s.need(1))
+
+    def parallel(self) -> str:
+        s = self.study
+
+        def draw() -> str:
+            from optuna.visualization import plot_parallel_coordinate
+
+            shown, note = s.complete, ""
+            if len(shown) > LINES:  # Optuna draws a trace per trial: keep the page light
+                ranked = s.ranked()
+                shown, rest = ranked[: LINES // 2], ranked[LINES // 2 :]
+                step = len(rest) / (LINES - len(shown))
+                shown = shown + [rest[int(i * step)] for i in range(LINES - len(shown))]
+                note = (
+                    f"<p>{len(shown)} of {len(s.complete)} complete trials drawn: the "
+                    f"{LINES // 2} best and an even sample of the others.</p>"
+                )
+            study = s.stored() if shown is s.complete else _in_memory(shown, s.direction)
+            fig = plot_parallel_coordinate(study, target_name=s.metric)
+            return note + _note_conditional(s) + self._figure(fig, height=480)
+
+        return self._plot("Parallel coordinates", draw, s.need(2) or s.need_params())
+
+    def importances(self) -> str:
+        s = self.study
+
+        def draw() -> str:
+            from optuna.visualization import plot_param_importances
+
+            parts = []
+            for label, trials in s.branch_groups():
+                params = _common_params(trials)
+                if len(trials) < 2 or not params:
+                    continue
+                fig = plot_param_importances(
+                    _in_memory(trials, s.direction),
+                    evaluator=_evaluator(),
+                    params=params,
+                    target_name=s.metric,
+                )
+                fig.update_layout(title=f"Hyperparameter importances: {label}")
+                parts.append(self._figure(fig, height=max(260, 60 + 32 * len(params))))
+            if not parts:
+                return missing("no group of trials shares a varying parameter")
+            return (
+                "<p>PED-ANOVA importances: how much each parameter explains where the best "
+                "trials lie. Parameters of a conditional branch are assessed among the "
+                "trials that took the branch.</p>" + "".join(parts)
+            )
+
+        return self._plot("Parameter importances", draw, s.need(2) or s.need_params())
+
+    def slices(self) -> str:
+        s = self.study
+
+        def draw() -> str:
+            from optuna.visualization import plot_slice
+
+            paths = s.param_paths()
+            parts = []
+            for i in range(0, len(paths), SLICE_GROUP):
+                fig = plot_slice(
+                    s.stored(), params=paths[i : i + SLICE_GROUP], target_name=s.metric
+                )
+                fig.update_layout(width=None, autosize=True)  # Optuna fixes 300 px a parameter
+                parts.append(self._figure(fig, height=380))
+            return "".join(parts)
+
+        return self._plot("Slices", draw, s.need(1) or s.need_params())
+
+    def curves(self) -> str:
+        s = self.study
+        stepped = [t for t in s.trials if t.intermediate_values and t.state.is_finished()]
+
+        def draw() -> str:
+            from optuna.visualization import plot_intermediate_values
+
+            shown = stepped
+            note = (
+                "<p>Intermediate values the objective reported (folds or epochs); pruned "
+                "trials stop early.</p>"
+            )
+            if len(stepped) > CURVES:
+                shown = _best_and_latest(stepped, s.ranked())
+                note += (
+                    f"<p>{len(shown)} of {len(stepped)} trials shown: the best complete "
+                    "ones and the latest.</p>"
+                )
+            fig = plot_intermediate_values(_in_memory(shown, s.direction))
+            fig.update_layout(showlegend=len(shown) <= 20)
+            return note + self._figure(fig)
+
+        need = None if stepped else "no trial reported intermediate values (folds or steps)"
+        return self._plot("Learning curves", draw, need)
+
+    def _figure(self, fig: Any, height: int = 440) -> str:
+        import plotly.io as pio
+
+        fig.update_layout(height=height, template="plotly_white", margin={"t": 60, "b": 50})
+        div = f"figure-{len(self.figures)}"
+        self.figures.append(div)
+        return str(
+            pio.to_html(
+                fig,
+                full_html=False,
+                include_plotlyjs=False,
+                div_id=div,
+                config={"displaylogo": False, "responsive": True},
+                default_height=f"{height}px",
+            )
+        )
+
+    def _plot(self, title: str, draw: Callable[[], str], need: str | None) -> str:
+        """A section with one or more figures, or the reason it has none."""
+        if need is not None:
+            return section(title, missing(need))
+        try:
+            return section(title, draw())
+        except Exception as exc:  # noqa: BLE001 - one bad plot leaves the others
+            log.exception("report: %s not drawn", title)
+            return section(title, missing(f"could not be drawn: {type(exc).__name__}: {exc}"))
+
+
+def plotly_js() -> str:
+    """plotly.js, inlined once in the page's head, so the page opens with no network."""
+    from plotly.offline import get_plotlyjs
+
+    return f'<script type="text/javascript">{get_plotlyjs()}</script>'
+
+
+def _best_and_latest(stepped: list[FrozenTrial], ranked: list[FrozenTrial]) -> list[FrozenTrial]:
+    """Of the trials with curves, the best complete half and the latest, in trial order."""
+    numbers = {t.number for t in stepped}
+    done = [t for t in ranked if t.number in numbers]
+    keep = {t.number for t in done[: CURVES // 2]}
+    keep |= {t.number for t in stepped[-(CURVES - len(keep)) :]}
+    return [t for t in stepped if t.number in keep]
+
+
+def _note_conditional(study: ReportStudy) -> str:
+    partial = study.conditional_paths()
+    if not partial:
+        return ""
+    return (
+        "<p>Conditional parameters (" + html.escape(", ".join(partial)) + ") sit on "
+        "the axis's <em>missing</em> mark in trials that did not take their branch.</p>"
+    )
+
+
+def _common_params(trials: Sequence[FrozenTrial]) -> list[str]:
+    """Parameters every trial has and that take more than one value."""
+    if not trials:
+        return []
+    common = set(trials[0].params)
+    for t in trials[1:]:
+        common &= set(t.params)
+    return sorted(p for p in common if len({repr(t.params[p]) for t in trials}) > 1)
+
+
+def _in_memory(trials: Sequence[FrozenTrial], direction: str) -> optuna.Study:
+    import optuna
+
+    study = optuna.create_study(direction=direction)  # type: ignore[arg-type]
+    study.add_trials(trials)
+    return study
+
+
+def _evaluator() -> Any:
+    from optuna.importance import PedAnovaImportanceEvaluator
+
+    return PedAnovaImportanceEvaluator()

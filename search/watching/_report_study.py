@@ -1,0 +1,84 @@
+"""The study as the report sees it: its records, its trials, and what each section may show.
+
+One :class:`ReportStudy` is built per page from ``study.json``, ``best.json``, ``final.json`` and
+the trials in the store. The sections and the plots ask it the same questions (the complete
+trials best first, the trials that took each branch of a conditional parameter, why there is too
+little to draw), so they agree with each other; it holds no HTML.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+
+class ReportStudy:
+    """The records and trials of one study, read once for one page."""
+
+    def __init__(
+        self,
+        record: dict[str, Any],
+        final: dict[str, Any] | None,
+        trials: list[FrozenTrial],
+        study: optuna.Study | None,
+        best: dict[str, Any] | None = None,
+    ) -> None:
+        self.record = record
+        self.final = final
+        self.best = best or {}
+        self.trials = trials
+        self.study = study
+        self.direction: str = record["direction"]
+        self.metric: str = record.get("metric") or "value"
+        self.complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+
+    def stored(self) -> optuna.Study:
+        """The stored study; only asked for once :meth:`need` said there are trials."""
+        if self.study is None:
+            raise LookupError("the study has no store yet")
+        return self.study
+
+    def ranked(self) -> list[FrozenTrial]:
+        """The complete trials, best first (lowest number first on ties)."""
+        sign = -1.0 if self.direction == "maximize" else 1.0
+        return sorted(self.complete, key=lambda t: (sign * float(t.value or 0.0), t.number))
+
+    def need(self, n: int) -> str | None:
+        """Why a section needing ``n`` complete trials has nothing to show, or ``None``."""
+        have = len(self.complete)
+        if have >= n:
+            return None
+        if not self.trials:
+            return "no trials yet"
+        what = "trial" if n == 1 else "trials"
+        return f"needs {n} complete {what}; this study has {have}"
+
+    def need_params(self) -> str | None:
+        """Why a section about parameters has nothing to show, or ``None``."""
+        if any(t.params for t in self.complete):
+            return None
+        return "the complete trials have no parameters"
+
+    def param_paths(self) -> list[str]:
+        """Every parameter a complete trial has, sorted."""
+        return sorted({p for t in self.complete for p in t.params})
+
+    def conditional_paths(self) -> list[str]:
+        """The parameters some complete trials lack: those inside a conditional branch."""
+        return [p for p in self.param_paths() if any(p not in t.params for t in self.complete)]
+
+    def branch_groups(self) -> list[tuple[str, list[FrozenTrial]]]:
+        """All complete trials, then those of each option of each branch parameter."""
+        groups: list[tuple[str, list[FrozenTrial]]] = [("all trials", self.complete)]
+        paths = self.param_paths()
+        for path in paths:
+            if not any(p.startswith(path + ".") for p in paths):
+                continue
+            options = sorted({str(t.params[path]) for t in self.complete if path in t.params})
+            for option in options:
+                members = [t for t in self.complete if str(t.params.get(path)) == option]
+                groups.append((f"{path} = {option}", members))
+        return groups

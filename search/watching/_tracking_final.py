@@ -1,0 +1,75 @@
+"""What tracking logs for the final evaluation: one final run under the study's parent run.
+
+The final run holds the test metrics, the validation value and the generalization gap, the
+selected trial's params, ``final.json`` (with the per-class report apart) and the model folder;
+the test value and gap also go on the parent run, and the study's ``report.html`` is attached to
+it. Logged by the tracking writer process, or by the driver of ``python -m search final``, which
+has none.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from search.core._folder import FINAL_JSON, MODEL_DIR, REPORT_HTML, read_record
+from search.watching._tracking_client import log_batch, mlflow_client, now_ms
+from search.watching._tracking_records import KIND, PARENT, TRIAL, param_values
+
+
+def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[str, Any]) -> str:
+    """One run for the final evaluation: test metrics, classification report, the model."""
+    stored = read_record(directory / FINAL_JSON)  # a corrupt file stops here, before any run
+    client = mlflow_client(uri)
+    parent_id = parent["parent_run_id"]
+    run = client.create_run(
+        parent["experiment_id"],
+        run_name=f"final (trial {record['trial']})",
+        tags={PARENT: parent_id, KIND: "final", TRIAL: str(record["trial"])},
+    )
+    run_id = run.info.run_id
+    metrics = _final_metrics(record)
+    params = {**param_values(record.get("params") or {}), "trial": str(record["trial"])}
+    log_batch(client, run_id, params=params, metrics=metrics)
+    if record.get("classification_report"):
+        per_class = stored.get("classification_report")
+        client.log_dict(run_id, per_class, "classification_report.json")
+    client.log_dict(run_id, stored, FINAL_JSON)
+    model = directory / MODEL_DIR
+    if model.is_dir():
+        client.log_artifacts(run_id, str(model), MODEL_DIR)
+    client.set_terminated(run_id, status="FINISHED")
+    on_parent = [m for m in metrics if m.key in ("test_value", "generalization_gap")]
+    log_batch(client, parent_id, metrics=on_parent)
+    client.set_terminated(parent_id, status="FINISHED")
+    return str(run_id)
+
+
+def _final_metrics(record: dict[str, Any]) -> list[Any]:
+    """The final run's metrics: ``test_*``, validation and test value, the judged gap."""
+    from mlflow.entities import Metric
+
+    now = now_ms()
+    metrics = []
+    for name, value in (record.get("test_metrics") or {}).items():
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            metrics.append(Metric(f"test_{name}", float(value), now, 0))
+    validation, test = record.get("validation_value"), record.get("test_value")
+    if isinstance(validation, (int, float)):
+        metrics.append(Metric("validation_value", float(validation), now, 0))
+    if isinstance(test, (int, float)):
+        metrics.append(Metric("test_value", float(test), now, 0))
+    judged = record.get("generalization_gap") or {}
+    for key in ("gap", "expected_noise"):
+        if isinstance(judged.get(key), (int, float)):
+            name = "generalization_gap" if key == "gap" else "gap_expected_noise"
+            metrics.append(Metric(name, float(judged[key]), now, 0))
+    return metrics
+
+
+def log_report(uri: str, parent: dict[str, str], directory: Path) -> None:
+    """Attach the study's ``report.html``, as the run ends it, to the parent run."""
+    report = directory / REPORT_HTML
+    if report.is_file():
+        mlflow_client(uri).log_artifact(parent["parent_run_id"], str(report))

@@ -1,0 +1,96 @@
+"""What tracking logs about a study and a trial, as plain values, and the names it logs them by.
+
+The parent run's params are what a resume may not change (metric, seed, space, data); its tags
+are what may (budget, versions). A trial becomes a small dict of plain values, cheap to pickle
+into the writer's queue. The tags that mark a run's kind, trial and study let the writer find
+runs again after a crash; values are cut to MLflow's limits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.integrity._ties import fold_scores
+from search.watching._tracking_client import ms
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+#: the key in ``study.json`` that remembers where the study's parent run is
+RECORD_KEY = "tracking"
+KIND = "search.kind"  # tag: study, trial or final
+TRIAL = "search.trial"  # tag: the trial number of a child or final run
+CREATED = "search.created_at"  # tag: study.json's created_at, the study's identity
+PARENT = "mlflow.parentRunId"
+MAX_PARAM = 6000  # MLflow's limits on a param value and a tag value
+MAX_TAG = 8000
+
+
+def trial_record(trial: FrozenTrial) -> dict[str, Any]:
+    """What the writer needs of a finished trial: plain values, cheap to pickle."""
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "value": trial.value,
+        "params": dict(trial.params),
+        "steps": dict(trial.intermediate_values),
+        "folds": fold_scores(trial),
+        "train_score": trial.user_attrs.get("train_score"),
+        "error": trial.user_attrs.get("error"),
+        "start": ms(trial.datetime_start),
+        "end": ms(trial.datetime_complete),
+    }
+
+
+def study_params(record: dict[str, Any], space: Any) -> dict[str, str]:
+    """The parent run's params: what a resume may not change (metric, seed, space, data)."""
+    params: dict[str, Any] = {
+        "metric": record.get("metric") or "-",
+        "direction": record["direction"],
+        "seed": record["seed"],
+        "objective": _compact(record.get("objective")),
+    }
+    for path, param in space.flatten().items():
+        described = param.to_dict()
+        if isinstance(described.get("choices"), dict):  # a branch: its options, not sub-spaces
+            described["choices"] = list(described["choices"])
+        params[f"space.{path}"] = _compact(described)
+    for key, value in (record.get("data") or {}).items():
+        if value is not None:
+            params[f"data.{key}"] = value
+    for part, fingerprint in (record.get("fingerprints") or {}).items():
+        params[f"data.{part}.sha256"] = fingerprint.get("sha256")
+        params[f"data.{part}.shape"] = "x".join(str(n) for n in fingerprint.get("shape", []))
+    return {k: str(v)[:MAX_PARAM] for k, v in params.items()}
+
+
+def study_tags(record: dict[str, Any], directory: Path) -> dict[str, str]:
+    """The parent run's tags: what may change between runs of a study (budget, versions)."""
+    tags: dict[str, Any] = {
+        KIND: "study",
+        CREATED: record["created_at"],
+        "search.study": record["name"],
+        "search.folder": str(directory.resolve()),
+        "sampler": record.get("sampler"),
+        "pruner": record.get("pruner"),
+        "backend": record.get("backend"),
+        "workers": record.get("workers"),
+        "trials": record.get("trials"),
+        "timeout": record.get("timeout"),
+        "study_file": record.get("study_file"),
+        "command": " ".join(record.get("command") or []),
+    }
+    for name, version in (record.get("versions") or {}).items():
+        tags[f"version.{name}"] = version
+    return {k: str(v)[:MAX_TAG] for k, v in tags.items() if v is not None}
+
+
+def param_values(params: dict[str, Any]) -> dict[str, str]:
+    """A trial's parameters as MLflow params: text, cut to MLflow's limit."""
+    return {k: str(v)[:MAX_PARAM] for k, v in params.items()}
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
