@@ -64,13 +64,25 @@ def read_json(path: Path) -> Any:
         raise UserError(f"{path}: {what}; the file is truncated or corrupt") from None
 
 
+#: the keys without which a results file cannot be used
+REQUIRED = {
+    STUDY_JSON: ("name", "metric", "direction", "seed", "space"),
+    BEST_JSON: ("number", "value", "params"),
+    FINAL_JSON: ("opened_at",),
+}
+
+
 def read_record(path: Path) -> dict[str, Any]:
-    """A results file that holds one JSON object (study.json, best.json, final.json)."""
+    """A results file that holds one JSON object (study.json, best.json, final.json), with
+    the keys it cannot do without."""
     value = read_json(path)
     if not isinstance(value, dict):
         raise UserError(
             f"{path}: holds a JSON {type(value).__name__}, not an object; the file is corrupt"
         )
+    missing = [key for key in REQUIRED.get(path.name, ()) if key not in value]
+    if missing:
+        raise UserError(f"{path}: has no {', '.join(missing)}; the file is corrupt")
     return value
 
 

@@ -130,6 +130,17 @@ def test_a_results_file_that_is_not_an_object_is_one_line_naming_it(folder, tmp_
     assert not (folder / "report.html").exists()
 
 
+@pytest.mark.parametrize("name, key", [("study.json", "direction"), ("best.json", "value")])
+def test_a_results_file_without_a_key_it_needs_is_one_line_naming_it(folder, tmp_path, name, key):
+    record = json.loads((folder / name).read_text(encoding="utf-8"))
+    del record[key]
+    (folder / name).write_text(json.dumps(record), encoding="utf-8")
+    for command in ("show", "report"):
+        result = run_cli(command, folder, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert f"{folder / name}: has no {key}; the file is corrupt" in result.stderr
+
+
 def get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from search.core._options import RunOptions
     from search.core._study import Study
 
-log = logging.getLogger("search")
+log = logging.getLogger(__name__)
 
 def check_resources(study: Study, options: RunOptions) -> None:
     """Refuse resource amounts per trial that Ray cannot take."""
