@@ -70,6 +70,11 @@ class RayPlacement:
         """Ray's own output goes to ``RESULTS/NAME/ray.log`` from now on."""
         path = directory.resolve() / RAY_LOG
         self._connection.sink.open(path)
+        host, port = self.address
+        self._connection.sink.write(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')} search: {self._connection.summary}; trial "
+            f"workers connect back to {host}:{port}\n"
+        )
         print(f"ray: {self._connection.summary}; Ray's output goes to {path}", flush=True)
 
     def launch(self, index: int, setup: Setup) -> RayLink:
