@@ -216,15 +216,17 @@ class WorkerPool:
         """Stop every worker: ask them to finish (or kill them, ``hard``), then release all."""
         try:
             if not hard:
+                told = []
                 for worker in self.alive:
                     conn = worker.link.connection()
                     if conn is not None and worker.state != "busy":
                         try:
                             conn.send(Stop())
+                            told.append(worker)
                         except OSError:
                             pass
                 deadline = time.monotonic() + wait_s
-                for worker in self.alive:
+                for worker in told:  # the others never heard Stop: waiting for them is waste
                     worker.link.cause_of_death(max(0.0, deadline - time.monotonic()))
             for worker in self._workers:
                 worker.link.stop(hard=True)
