@@ -16,7 +16,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class RayLog:
@@ -79,13 +79,17 @@ def capture_ray_logging(sink: RayLog) -> None:
 
 
 def capture_worker_output(sink: RayLog) -> bool:
-    """Print what trial processes write (stdout, stderr) into ``sink``, not the terminal.
+    """Print what trial processes write (stdout, stderr) and what Ray's error channel says
+    (a node marked dead, a worker killed for memory) into ``sink``, not the terminal.
 
     Ray forwards the workers' output to the driver and prints it there; this swaps its
-    printer for one that writes to ``sink``. False where this Ray has no such hook (then the
-    workers' output stays in Ray's session logs).
+    printer for one that writes to ``sink``. Ray's error messages skip that printer: its
+    listener thread calls ``print_to_stdstream`` by name, so that name is pointed at the sink
+    too. False where this Ray has no such hook (then the workers' output stays in Ray's
+    session logs).
     """
     try:
+        import ray._private.worker as ray_worker
         from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
         from ray._private.worker import print_worker_logs
     except ImportError:
@@ -95,7 +99,13 @@ def capture_worker_output(sink: RayLog) -> bool:
     dispatcher.remove_handler("ray_print_logs")
     dispatcher.remove_handler("search_ray_log")
     plain = _Plain(sink)
-    dispatcher.add_handler("search_ray_log", lambda data: print_worker_logs(data, plain))
+
+    def to_sink(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        print_worker_logs(data, plain, ignore_prefix)
+
+    dispatcher.add_handler("search_ray_log", to_sink)
+    if hasattr(ray_worker, "print_to_stdstream"):
+        ray_worker.print_to_stdstream = to_sink
     return True
 
 
