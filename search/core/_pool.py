@@ -139,7 +139,7 @@ class WorkerPool:
             if not self._drain(worker, events):
                 dying.append(worker)
         for worker in self.alive:  # a placement may learn of a death without a waitable
-            if worker not in dying and worker.link.connection() is not None:
+            if worker not in dying:  # a worker that died before it connected, too
                 cause = worker.link.cause_of_death(0)
                 if cause is not None:
                     self._drain(worker, events)
