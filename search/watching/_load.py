@@ -162,10 +162,16 @@ class StudyResults:
         or a network's folder behind its preprocessing), ready to ``predict``.
 
         Loading unpickles files of the study folder: load only folders you trust. Before the
-        final evaluation (or when it recorded no result) it is a :class:`UserError`.
+        final evaluation, when it recorded no result, or for a study with no data, it is a
+        :class:`UserError`.
         """
         folder = self._directory / MODEL_DIR
         final = self.final
+        if final is None and self.record.get("fingerprints") is None:
+            raise UserError(
+                f"{self._directory}: the study has no data, so it has no test set and no "
+                "final model"
+            )
         if final is None:
             raise UserError(
                 f"{self._directory}: no final model yet: the test set is still sealed; "
@@ -282,6 +288,8 @@ def _load_model(folder: Path) -> Any:
     try:
         return load_model(folder)
     except FileNotFoundError as exc:
-        raise UserError(f"{folder}: incomplete, {Path(exc.filename or '').name} is missing") from None
+        raise UserError(
+            f"{folder}: incomplete, {Path(exc.filename or '').name} is missing"
+        ) from None
     except ObjectiveError as exc:
         raise UserError(str(exc)) from None
