@@ -188,12 +188,12 @@ class StudyResults:
         try:
             summary = _summary(self)
         except UserError as exc:
-            summary = f"unreadable: {exc}"
-        return f"<StudyResults {self._directory}: {summary}>"
+            summary = f"at {self._directory}: unreadable: {exc}"
+        return f"<StudyResults {summary}>"
 
 
 def _summary(results: StudyResults) -> str:
-    """``name: 5 COMPLETE, 1 PRUNED; best accuracy 0.97 (trial 3); test sealed``."""
+    """``'name' at DIR: 5 COMPLETE, 1 PRUNED; best accuracy 0.97 (trial 3); test sealed``."""
     record = results.record
     states = _state_counts(results.directory / TRIALS_CSV)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
@@ -211,7 +211,7 @@ def _summary(results: StudyResults) -> str:
         test = f"test opened: {final.get('metric')} {final['test_value']:.6g}"
     else:
         test = "test opened, no result recorded"
-    return f"{record['name']}: {counts}; {top}; {test}"
+    return f"{record['name']!r} at {results.directory}: {counts}; {top}; {test}"
 
 
 def _not_a_study(directory: Path) -> str:

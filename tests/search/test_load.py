@@ -180,7 +180,7 @@ def test_repr_names_the_study_its_states_best_and_test(iris: Path) -> None:
     study = search.load(iris)
     best, final = study.best, study.final
     text = repr(study)
-    assert text.startswith(f"<StudyResults {iris}: iris: 5 COMPLETE; ")
+    assert text.startswith(f"<StudyResults 'iris' at {iris}: 5 COMPLETE; ")
     assert f"best accuracy {best['value']:.6g} (trial {best['number']})" in text
     assert f"test opened: accuracy {final['test_value']:.6g}>" in text
 
@@ -296,7 +296,8 @@ def test_a_running_study_loads_and_shows_a_prefix_of_its_trials(tmp_path: Path) 
         assert study.best is not None and study.final is None
         with pytest.raises(UserError, match="has no data, so it has no test set"):
             study.model()
-        assert "; test sealed>" in repr(study) and "slow: " in repr(study)
+        assert repr(study).startswith(f"<StudyResults 'slow' at {folder}: ")
+        assert repr(study).endswith("; test sealed>")
     finally:
         stop_session(proc, signal.SIGINT)
     assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""
