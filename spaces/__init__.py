@@ -5,7 +5,9 @@ A space is an immutable mapping of parameter name to parameter (:class:`Float`, 
 sub-spaces is a conditional branch. Spaces are written in Python or in YAML/JSON files
 (:func:`load`, :func:`dump`; the format's JSON Schema is :func:`json_schema`), come ready-made
 for common scikit-learn models (:func:`ready_made`), and compile define-by-run onto an Optuna
-trial (:meth:`Space.sample`). This package imports no search framework.
+trial (:meth:`Space.sample`). A Python mapping may also hold what other tools write (Ray Tune's
+sample domains, lists as in scikit-learn's grids, frozen ``scipy.stats`` distributions), which
+becomes the equivalent parameter here. This package imports no search framework.
 
 >>> import spaces
 >>> space = spaces.Space({"C": spaces.Float(1e-3, 1e3, log=True), "penalty": "l2"})
