@@ -17,13 +17,16 @@ becomes the equivalent parameter here. This package imports no search framework.
 
 from spaces._compile import MAX_GRID
 from spaces._errors import SpaceError
+from spaces._export import FORMATS, export, to_ray
 from spaces._io import dump, dumps, load, loads, ready_made
 from spaces._params import Constant, Float, Int
 from spaces._schema import SCHEMA_PATH, json_schema
 from spaces._space import Categorical, Param, Space
 from spaces._types import NO_DEFAULT, Scalar, Suggester
+from spaces._wandb import from_wandb, to_wandb
 
 __all__ = [
+    "FORMATS",
     "MAX_GRID",
     "NO_DEFAULT",
     "SCHEMA_PATH",
@@ -38,8 +41,12 @@ __all__ = [
     "Suggester",
     "dump",
     "dumps",
+    "export",
+    "from_wandb",
     "json_schema",
     "load",
     "loads",
     "ready_made",
+    "to_ray",
+    "to_wandb",
 ]
