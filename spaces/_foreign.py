@@ -89,14 +89,21 @@ def _is_scipy(value: object) -> bool:
 
 
 def is_group(value: object) -> bool:
-    """A non-empty mapping without ``type`` whose keys are not those of a parameter."""
-    return (
+    """A non-empty mapping without ``type`` that is not a parameter missing its ``type``.
+
+    A mapping whose keys are all keys of a parameter's file form (``{low: 0, high: 1}``) is
+    such a parameter, unless one of its values is an object, which no file form holds
+    (``{"step": tune.randint(1, 5)}`` is a group).
+    """
+    if not (
         isinstance(value, Mapping)
         and len(value) > 0
         and "type" not in value
         and not _is_ray_dict(value)
-        and not set(value) <= _FORM_KEYS
-    )
+    ):
+        return False
+    plain = (str, int, float, bool, type(None), list, tuple, Mapping)
+    return not set(value) <= _FORM_KEYS or any(not isinstance(v, plain) for v in value.values())
 
 
 def mentions_ray(params: Mapping[Any, Any]) -> bool:
@@ -158,8 +165,8 @@ def convert(value: Any, *, ray: bool = False) -> Any:
         return {"type": "categorical", "choices": _choices(value["grid_search"], "grid_search")}
     if _is_scipy(value):
         return _scipy(value)
-    if _module(value) == "numpy" and getattr(value, "ndim", None) == 1:
-        value = value.tolist()
+    if _module(value) == "numpy" and getattr(value, "ndim", None) in (0, 1):
+        value = value.tolist()  # an array's values, or a numpy scalar's Python value
     if isinstance(value, list | tuple | range):
         if ray:
             fail(

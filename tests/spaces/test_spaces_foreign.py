@@ -127,6 +127,11 @@ def test_a_nested_dict_is_a_group_whose_names_join_with_a_double_underscore() ->
     assert space["optimizer__momentum"] == Constant(0.9)
     assert space.paths() == ["optimizer__lr", "model__head__units"]
     assert Space(space.to_dict()) == space  # the group is gone: the names carry it
+    assert list(Space({"sched": {"step": tune.randint(1, 5)}})) == ["sched__step"]
+    assert Space({"n": np.int64(3), "on": np.bool_(True)}).to_dict() == {
+        "n": {"type": "constant", "value": 3},
+        "on": {"type": "constant", "value": True},
+    }
 
 
 def test_foreign_values_inside_a_conditional_branch() -> None:
