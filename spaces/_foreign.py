@@ -195,7 +195,7 @@ def _ray_domain(domain: Any) -> dict[str, Any]:
         fail(f"tune.sample_from is a function of other parameters, {_OUTSIDE}")
     if kind == "Categorical":
         return {"type": "categorical", "choices": _choices(domain.categories, "tune.choice")}
-    sampler = getattr(domain, "sampler", None)
+    sampler: Any = getattr(domain, "sampler", None)
     q = None
     if "Quantized" in _class_names(sampler):
         q, sampler = sampler.q, sampler.sampler
