@@ -70,7 +70,9 @@ class TrialHandle(Protocol):
 
     number: int
     seed: int | None
-    artifact_dir: Path | None
+
+    @property
+    def artifact_dir(self) -> Path | None: ...
 
     def report(self, value: float, step: int) -> None: ...
 

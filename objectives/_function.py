@@ -28,7 +28,8 @@ def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str,
     """How to call ``fn``: a tuple of keyword names, or the number of positional arguments.
 
     By name when every parameter is one of ``names`` and the first of them (the config) is
-    among them; otherwise by arity, the first ``arity`` of ``names`` in order.
+    among them, or when the only one is ``trial`` (Optuna's ``objective(trial)``); otherwise by
+    arity, the first ``arity`` of ``names`` in order.
     """
     if not callable(fn):
         raise ObjectiveError(f"{role} must be callable, but got {type(fn).__name__}")
@@ -41,6 +42,8 @@ def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str,
               if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)]
     named = [p.name for p in params if p.kind != kinds.POSITIONAL_ONLY]
     if params and len(named) == len(params) and set(named) <= set(names):
+        if named == ["trial"] and "trial" in names:
+            return ("trial",)  # Optuna's objective(trial): it suggests its own parameters
         if names[0] not in named:
             raise ObjectiveError(f"{role} {qualified_name(fn)} takes "
                                  f"{', '.join(named)} but not '{names[0]}', which it needs")
@@ -79,8 +82,8 @@ class FunctionObjective(Objective):
     For a multi-objective study ``fn`` returns a mapping ``{name: number}`` instead.
 
     ``fn`` is called by its parameter names when they are among ``config``, ``data`` and
-    ``trial``; otherwise by arity: ``fn(config)``, ``fn(config, trial)`` or
-    ``fn(config, data, trial)``. ``fit(config, data)`` returns the final model (with
+    ``trial`` (Optuna's ``objective(trial)``, which calls ``trial.suggest_*`` itself, included);
+    otherwise by arity: ``fn(config)``, ``fn(config, trial)`` or ``fn(config, data, trial)``. ``fit(config, data)`` returns the final model (with
     ``predict``); ``save(model, directory)`` writes it (joblib by default).
 
     >>> objective = FunctionObjective(lambda config: (config["x"] - 2) ** 2)

@@ -58,7 +58,7 @@ def open_study(
             storage=storage,
             sampler=sampler,
             pruner=pruner,
-            directions=list(goals.directions.values()),
+            directions=list(goals.directions.values()),  # type: ignore[arg-type]
         )
         if goals.names != ["value"]:
             opt.set_metric_names(goals.names)  # optuna-dashboard's axes

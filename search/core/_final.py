@@ -193,6 +193,7 @@ def _test_values(
     """Every metric and measure of the study on the test rows (the fit's own time for
     ``fit_seconds``)."""
     found = {}
+    metric: Any
     for metric in prep.parts.metrics:
         if getattr(metric, "task", None):
             found[metric.name] = float(metric.score(model, X, y, classes=classes))

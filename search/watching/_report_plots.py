@@ -72,7 +72,7 @@ class Plots:
             parts = []
             for i, name in enumerate(s.directions):
                 fig = plot_optimization_history(
-                    s.stored(), target=lambda t, i=i: t.values[i], target_name=name
+                    s.stored(), target=_objective(i), target_name=name
                 )
                 fig.update_layout(title=f"Optimization history: {name}")
                 parts.append(self._figure(fig, height=360))
@@ -236,6 +236,15 @@ def _common_params(trials: Sequence[FrozenTrial]) -> list[str]:
     for t in trials[1:]:
         common &= set(t.params)
     return sorted(p for p in common if len({repr(t.params[p]) for t in trials}) > 1)
+
+
+def _objective(index: int) -> Callable[[FrozenTrial], float]:
+    """The value of objective ``index`` of a trial, for Optuna's plots of one target."""
+
+    def value(trial: FrozenTrial) -> float:
+        return float(trial.values[index])
+
+    return value
 
 
 def _in_memory(trials: Sequence[FrozenTrial], direction: str) -> optuna.Study:

@@ -135,14 +135,14 @@ def test_named_values_name_the_function_and_the_key(returned, message, make_tria
 
 
 def test_signatures_that_cannot_be_called(make_trial):
-    def optuna_style(trial):
+    def data_alone(data):
         return 0.0
 
     def four(a, b, c, d):
         return 0.0
 
-    objective = FunctionObjective(optuna_style)
-    with pytest.raises(ObjectiveError, match="optuna_style takes trial but not 'config'"):
+    objective = FunctionObjective(data_alone)
+    with pytest.raises(ObjectiveError, match="data_alone takes data but not 'config'"):
         objective.check(None, {}, None)
     with pytest.raises(ObjectiveError, match=r"four\(a, b, c, d\) must take its parameters by the "
                                              "names config, data, trial, or 1 to 3 positional"):
@@ -227,3 +227,17 @@ def test_as_objective():
         as_objective({"svm": SVC()})
     with pytest.raises(ObjectiveError, match="but got int"):
         as_objective(42)
+
+
+def test_optunas_objective_of_the_trial_alone_gets_the_handle():
+    from objectives._function import calling_convention
+    from tests.objectives.conftest import RecordingTrial
+
+    def objective(trial):
+        trial.set_attr("seen", trial.number)
+        return trial.number + 0.5
+
+    assert calling_convention(objective, ("config", "data", "trial"), "objective") == ("trial",)
+    handle = RecordingTrial(number=3)
+    assert FunctionObjective(objective).evaluate({}, None, handle, None) == 3.5
+    assert handle.attrs == {"seen": 3}

@@ -17,7 +17,7 @@ from search import Study
 from spaces import Float, Space
 
 def zdt1(config):
-    x = [config[f"x{i}"] for i in range(3)]
+    x = [config[f"x{{i}}"] for i in range(3)]
     f1 = x[0]
     g = 1 + 9 * sum(x[1:]) / (len(x) - 1)
     return {{"f1": f1, "f2": g * (1 - math.sqrt(f1 / g))}}
@@ -163,3 +163,30 @@ study = Study(name="tuple", space=Space({"x": Float(0, 1)}),
     result = run_cli(write_study(body), "--results", tmp_path, "--no-tracking", cwd=tmp_path)
     assert result.returncode == 1 and "no trial completed (2 FAIL)" in result.stderr
     assert "returned a tuple; return a mapping" in result.stderr
+
+
+def test_several_objectives_on_ray_reach_mlflow_and_search_load(write_study, tmp_path):
+    pytest.importorskip("ray")
+    pytest.importorskip("mlflow")
+    import search
+
+    path = write_study(ZDT1.format(sampler="nsga2", extra=""))
+    result = run_cli(path, "--results", tmp_path, "--backend", "ray", "--workers", "2",
+                     "--trials", "12", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "zdt1"
+    best = json.loads((folder / "best.json").read_text())
+    loaded = search.load(folder)
+    assert loaded.pareto == best["pareto"] and loaded.multi_objective
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("zdt1").experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("search.kind") == "study")
+    numbers = {p["number"] for p in best["pareto"]}
+    assert parent.data.tags["search.pareto_trials"] == ",".join(map(str, sorted(numbers)))
+    children = [r for r in runs if r.data.tags.get("search.kind") == "trial"]
+    assert len(children) == 12
+    for child in children:
+        assert {"value_f1", "value_f2"} <= set(child.data.metrics)
