@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from objectives._function import FunctionObjective, as_objective
     from objectives._keras import KerasObjective
     from objectives._load import load_model
+    from objectives._measures import MEASURES, CostMeasure
     from objectives._metrics import (
         METRICS,
         Metric,
         classification_report,
         get_metric,
+        get_metrics,
         regression_report,
     )
     from objectives._sklearn import SklearnObjective
@@ -36,6 +38,9 @@ _EXPORTS = {
     "Metric": "objectives._metrics",
     "classification_report": "objectives._metrics",
     "get_metric": "objectives._metrics",
+    "get_metrics": "objectives._metrics",
+    "MEASURES": "objectives._measures",
+    "CostMeasure": "objectives._measures",
     "regression_report": "objectives._metrics",
     "FunctionObjective": "objectives._function",
     "as_objective": "objectives._function",
@@ -47,7 +52,9 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "MEASURES",
     "METRICS",
+    "CostMeasure",
     "DevData",
     "FunctionObjective",
     "Metric",
@@ -59,6 +66,7 @@ __all__ = [
     "as_objective",
     "classification_report",
     "get_metric",
+    "get_metrics",
     "regression_report",
     "cv_splitter",
     "KerasObjective",

@@ -2,7 +2,8 @@
 
 An objective knows how to train on training folds and score on validation folds; it knows
 nothing of Optuna, Ray or MLflow. The engine hands it a config, the development data (never the
-sealed test part) and a :class:`TrialHandle`, and gets back one validation score.
+sealed test part), a :class:`TrialHandle` and the study's metric, and gets back one validation
+score; given a tuple of metrics (a multi-objective study), a mapping ``{name: value}``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from objectives._measures import CostMeasure
     from objectives._metrics import Metric
     from spaces import Space
 
@@ -68,7 +70,9 @@ class TrialHandle(Protocol):
 
     number: int
     seed: int | None
-    artifact_dir: Path | None
+
+    @property
+    def artifact_dir(self) -> Path | None: ...
 
     def report(self, value: float, step: int) -> None: ...
 
@@ -88,14 +92,19 @@ class Objective(abc.ABC):
         """Whether the objective can fit a final model (a plain function of the config cannot)."""
         return True
 
-    def check(self, data: DevData | None, space: Space, metric: Metric) -> None:  # noqa: B027
+    def check(self, data: DevData | None, space: Space,  # noqa: B027
+              metric: Metric | tuple[Metric | CostMeasure, ...]) -> None:
         """Raise :class:`ObjectiveError` when data, space and metric cannot work together."""
 
     @abc.abstractmethod
     def evaluate(
-        self, config: dict[str, Any], data: DevData | None, trial: TrialHandle, metric: Metric
-    ) -> float:
-        """Train on the training folds of ``data``; return the validation score for ``config``."""
+        self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
+        metric: Metric | tuple[Metric | CostMeasure, ...],
+    ) -> float | dict[str, float]:
+        """Train on the training folds of ``data``; return the validation score for ``config``.
+
+        Given a tuple of metrics (a multi-objective study): ``{name: value}``, one entry each.
+        """
 
     def fit_final(
         self,

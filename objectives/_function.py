@@ -1,7 +1,9 @@
 """The user's own objective: a function of the config that returns the validation score.
 
 It may also take the development data and the trial handle (to report intermediate scores and
-be pruned); a ``fit`` function lets it take part in the final evaluation.
+be pruned); a ``fit`` function lets it take part in the final evaluation. For a
+multi-objective study it returns a mapping of named values, e.g. ``{"accuracy": 0.93,
+"model_bytes": 2048}``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from objectives import _estimators
 from objectives._base import DevData, Objective, TrialHandle
 from objectives._errors import ObjectiveError, qualified_name
+from objectives._measures import CostMeasure
 from objectives._metrics import Metric
 from objectives._sklearn import SklearnObjective
 
@@ -25,7 +28,8 @@ def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str,
     """How to call ``fn``: a tuple of keyword names, or the number of positional arguments.
 
     By name when every parameter is one of ``names`` and the first of them (the config) is
-    among them; otherwise by arity, the first ``arity`` of ``names`` in order.
+    among them, or when the only one is ``trial`` (Optuna's ``objective(trial)``); otherwise by
+    arity, the first ``arity`` of ``names`` in order.
     """
     if not callable(fn):
         raise ObjectiveError(f"{role} must be callable, but got {type(fn).__name__}")
@@ -38,6 +42,8 @@ def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str,
               if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)]
     named = [p.name for p in params if p.kind != kinds.POSITIONAL_ONLY]
     if params and len(named) == len(params) and set(named) <= set(names):
+        if named == ["trial"] and "trial" in names:
+            return ("trial",)  # Optuna's objective(trial): it suggests its own parameters
         if names[0] not in named:
             raise ObjectiveError(f"{role} {qualified_name(fn)} takes "
                                  f"{', '.join(named)} but not '{names[0]}', which it needs")
@@ -73,9 +79,11 @@ _FIT_ORDERS = {1: ("config",), 2: ("config", "data"), 3: _FIT_NAMES}
 class FunctionObjective(Objective):
     """The user's own objective: ``fn(config[, data][, trial]) -> validation score``.
 
+    For a multi-objective study ``fn`` returns a mapping ``{name: number}`` instead.
+
     ``fn`` is called by its parameter names when they are among ``config``, ``data`` and
-    ``trial``; otherwise by arity: ``fn(config)``, ``fn(config, trial)`` or
-    ``fn(config, data, trial)``. ``fit(config, data)`` returns the final model (with
+    ``trial`` (Optuna's ``objective(trial)``, which calls ``trial.suggest_*`` itself, included);
+    otherwise by arity: ``fn(config)``, ``fn(config, trial)`` or ``fn(config, data, trial)``. ``fit(config, data)`` returns the final model (with
     ``predict``); ``save(model, directory)`` writes it (joblib by default).
 
     >>> objective = FunctionObjective(lambda config: (config["x"] - 2) ** 2)
@@ -94,7 +102,8 @@ class FunctionObjective(Objective):
         """Only with a ``fit`` function can there be a final model."""
         return self.fit is not None
 
-    def check(self, data: DevData | None, space: Any, metric: Metric | None) -> None:
+    def check(self, data: DevData | None, space: Any,
+              metric: Metric | tuple[Metric | CostMeasure, ...] | None) -> None:
         """Check that ``fn``, ``fit`` and ``save`` can be called as documented."""
         _fn_convention(self.fn)
         if self.fit is not None:
@@ -103,10 +112,11 @@ class FunctionObjective(Objective):
             raise ObjectiveError(f"save must be callable, but got {type(self.save).__name__}")
 
     def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
-                 metric: Metric | None) -> float:
-        """Call ``fn`` and return its score as a float."""
+                 metric: Metric | tuple[Metric | CostMeasure, ...] | None,
+                 ) -> float | dict[str, float]:
+        """Call ``fn`` and return its score as a float (a mapping: each value as a float)."""
         values = {"config": config, "data": data, "trial": trial}
-        return as_score(call(self.fn, _fn_convention(self.fn), values, _FN_ORDERS), self.fn)
+        return as_value(call(self.fn, _fn_convention(self.fn), values, _FN_ORDERS), self.fn)
 
     def fit_final(
         self,
@@ -152,17 +162,55 @@ def _fn_convention(fn: Any) -> tuple[str, ...] | int:
     return calling_convention(fn, _FN_NAMES, "objective")
 
 
+def as_value(value: Any, fn: Any) -> float | dict[str, float]:
+    """What ``fn`` returned as a float, or a mapping of named values as ``{name: float}``;
+    else an error naming the function (and the key) at fault."""
+    if isinstance(value, Mapping):
+        return as_named_values(value, fn)
+    if isinstance(value, tuple | list):
+        raise ObjectiveError(f"objective {qualified_name(fn)} returned a {type(value).__name__}; "
+                             "return a mapping of named values, e.g. "
+                             "{'accuracy': ..., 'model_bytes': ...}")
+    return as_score(value, fn)
+
+
 def as_score(value: Any, fn: Any) -> float:
     """``value`` as a float, or an error naming the function that returned it."""
-    kind = type(value).__name__
-    if not isinstance(value, (str, bytes, bool)) and kind != "bool_" \
-            and hasattr(value, "__float__"):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            pass
-    raise ObjectiveError(f"objective {qualified_name(fn)} returned {kind} ({value!r:.60}), "
-                         "not a number; return the validation score")
+    number = _number(value)
+    if number is None:
+        raise ObjectiveError(f"objective {qualified_name(fn)} returned {type(value).__name__} "
+                             f"({value!r:.60}), not a number; return the validation score")
+    return number
+
+
+def as_named_values(values: Mapping[Any, Any], fn: Any) -> dict[str, float]:
+    """``{name: float}`` from a mapping ``fn`` returned; an error names the key at fault."""
+    if not values:
+        raise ObjectiveError(f"objective {qualified_name(fn)} returned an empty mapping; return "
+                             "a mapping of named values, e.g. {'accuracy': ..., 'model_bytes': ...}")
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise ObjectiveError(f"objective {qualified_name(fn)} returned a mapping with the key "
+                                 f"{key!r} ({type(key).__name__}); name each value with a string")
+        number = _number(value)
+        if number is None:
+            raise ObjectiveError(f"objective {qualified_name(fn)} returned "
+                                 f"{type(value).__name__} ({value!r:.60}) for {key!r}, not a "
+                                 "number; return a number for each name")
+        out[key] = number
+    return out
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float when it is a number (a bool or a string is not), else ``None``."""
+    if isinstance(value, (str, bytes, bool)) or type(value).__name__ == "bool_" \
+            or not hasattr(value, "__float__"):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def as_objective(obj: Any) -> Objective:

@@ -92,6 +92,9 @@ class KerasObjective(NetworkObjective):
             raise ObjectiveError("tensorboard=True needs tensorflow and tensorboard: pip "
                                  "install 'search[keras]', or pass tensorboard=False")
 
+    def _import(self) -> None:
+        _keras(self.threads)
+
     def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
         keras = _keras(self.threads)
         device = _nn_settings.choose_device(self.device, _cuda_available(keras), os.environ)
@@ -147,6 +150,12 @@ class KerasObjective(NetworkObjective):
     @staticmethod
     def _load_network(directory: Path) -> Any:
         return _keras(None).models.load_model(directory / "model.keras")
+
+    @staticmethod
+    def _state(network: Any) -> list[np.ndarray]:
+        """Every weight of the network (trainable or not, e.g. BatchNorm's moving statistics)
+        as numpy arrays."""
+        return list(network.get_weights())
 
     # --- private ------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 A :class:`Metric` is a validated value object; the metric named in a study sets the study's
 direction and task. Built-in metrics compute with scikit-learn's own functions (imported when a
 score is computed, so ``get_metric`` stays cheap) and are listed in :data:`METRICS`.
+:func:`get_metrics` reads the metrics of a multi-objective study: scoring metrics of one task,
+and cost measures (:mod:`objectives._measures`) beside them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from objectives._errors import ObjectiveError
+from objectives._measures import MEASURES, CostMeasure
 
 if TYPE_CHECKING:
     import numpy as np
@@ -251,24 +254,86 @@ _REGISTRY: dict[str, Metric] = {
 METRICS: tuple[str, ...] = tuple(_REGISTRY)
 
 
-def get_metric(name_or_metric: str | Metric) -> Metric:
-    """The :class:`Metric` named ``name_or_metric`` (a Metric passes through).
+def get_metric(name_or_metric: str | Metric | CostMeasure) -> Metric | CostMeasure:
+    """The :class:`Metric` or :class:`CostMeasure` named ``name_or_metric`` (either passes
+    through).
 
     >>> get_metric("f1").task
     'classification'
+    >>> get_metric("model_bytes").direction
+    'minimize'
     """
-    if isinstance(name_or_metric, Metric):
+    if isinstance(name_or_metric, Metric | CostMeasure):
         return name_or_metric
     if isinstance(name_or_metric, str):
         key = name_or_metric.strip().lower()
         if key in _REGISTRY:
             return _REGISTRY[key]
-        close = difflib.get_close_matches(key, METRICS, n=1)
+        if key in MEASURES:
+            return CostMeasure(key)
+        choices = METRICS + MEASURES
+        close = difflib.get_close_matches(key, choices, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ObjectiveError(f"unknown metric '{name_or_metric}'{hint}; choose one of: "
-                             + ", ".join(METRICS))
+                             + ", ".join(choices))
     raise ObjectiveError(f"a metric must be a name or a Metric, but got "
                          f"{type(name_or_metric).__name__}")
+
+
+def get_metrics(
+    spec: str | Metric | CostMeasure | Sequence[str | Metric | CostMeasure],
+) -> tuple[Metric | CostMeasure, ...]:
+    """The metrics a study names: one, or a list of scoring metrics and cost measures.
+
+    Names are unique; at least one is a scoring metric, and the scoring metrics are all of one
+    task. The first scoring metric leads (pruning, early stopping, ``fold_scores``).
+
+    >>> [m.name for m in get_metrics(["accuracy", "model_bytes"])]
+    ['accuracy', 'model_bytes']
+    """
+    if isinstance(spec, str | Metric | CostMeasure):
+        items: list[Any] = [spec]
+    elif isinstance(spec, list | tuple):
+        items = list(spec)
+    else:
+        raise ObjectiveError(f"metrics must be a name, a Metric, or a list of them. "
+                             f"Got {type(spec).__name__} instead.")
+    if not items:
+        raise ObjectiveError("the list of metrics is empty; name at least one scoring metric, "
+                             "e.g. ['accuracy']")
+    metrics = tuple(get_metric(item) for item in items)
+    seen: set[str] = set()
+    for metric in metrics:
+        if metric.name in seen:
+            raise ObjectiveError(f"metric '{metric.name}' is named twice; name each metric once")
+        seen.add(metric.name)
+    scoring = [m for m in metrics if isinstance(m, Metric)]
+    if not scoring:
+        names = ", ".join(m.name for m in metrics)
+        raise ObjectiveError(f"cost measures alone ({names}) have no task; add a "
+                             "scoring metric, e.g. ['accuracy', 'model_bytes']")
+    for metric in scoring[1:]:
+        if metric.task != scoring[0].task:
+            first = scoring[0]
+            raise ObjectiveError(f"metrics '{first.name}' ({first.task}) and '{metric.name}' "
+                                 f"({metric.task}) are for different tasks; score one task")
+    return metrics
+
+
+def several(spec: Any) -> bool:
+    """Whether ``spec`` names the metrics of a multi-objective study (a list or tuple), whose
+    objectives return ``{name: value}``, rather than one metric, whose return a score."""
+    return isinstance(spec, list | tuple)
+
+
+def leading(metrics: Sequence[Metric | CostMeasure]) -> Metric:
+    """The first scoring metric of ``metrics`` (:func:`get_metrics` ensures there is one)."""
+    return next(m for m in metrics if isinstance(m, Metric))
+
+
+def scoring_metric(name_or_metric: str | Metric | CostMeasure) -> Metric:
+    """The scoring :class:`Metric` named ``name_or_metric``; a cost measure alone is an error."""
+    return leading(get_metrics(name_or_metric))
 
 
 def classification_report(

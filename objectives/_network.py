@@ -6,6 +6,11 @@ epoch, keep the best epoch. A finished trial leaves in its artifact folder what 
 model needs: ``summary.json`` (best epochs, learning rates), ``history.json``, TensorBoard
 events and, with a holdout, the best network (the checkpoint) and its preprocessing.
 
+Given several metrics (a multi-objective study), each scoring metric is taken at the best
+epoch (best by the first scoring metric, the one reported), and the cost measures are the
+training's seconds, the seconds to predict 1000 rows and the bytes of the pickled weights and
+state; with folds, each is the mean over the folds.
+
 :class:`NetworkObjective` holds that flow; :class:`~objectives.TorchObjective` and
 :class:`~objectives.KerasObjective` only say how to build, train, save and load a network.
 """
@@ -14,7 +19,8 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
 from objectives._base import DevData, Objective, TrialHandle
 from objectives._errors import ObjectiveError, Pruned
-from objectives._metrics import Metric, get_metric
+from objectives._measures import CostMeasure
+from objectives._metrics import Metric, get_metrics, leading, scoring_metric, several
 
 if TYPE_CHECKING:
     import numpy as np
@@ -131,27 +138,36 @@ class NetworkObjective(Objective):
 
     # --- public -------------------------------------------------------------------------------
 
-    def check(self, data: DevData | None, space: Any, metric: Metric | str | None) -> None:
-        """Check arguments, the space against the ready-made network, data and metric, once."""
+    def check(self, data: DevData | None, space: Any,
+              metric: Metric | str | Sequence[Metric | CostMeasure | str] | None) -> None:
+        """Check arguments, the space against the ready-made network, data and metrics, once."""
         self._validate_arguments()
         self._require()
-        _nn_settings.check_data(data, get_metric(metric) if metric is not None else None, self)
+        lead = leading(get_metrics(metric)) if metric is not None else None
+        _nn_settings.check_data(data, lead, self)
         if self._uses_ready_made:
             _nn_settings.check_space_keys(
                 space, _nn_settings.TRAIN_KEYS | _nn_settings.NETWORK_KEYS,
                 f"{self.ready_made} network")
 
     def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
-                 metric: Metric | str) -> float:
+                 metric: Metric | str | Sequence[Metric | CostMeasure | str],
+                 ) -> float | dict[str, float]:
         """Train on the training part; return the best epoch's validation score.
 
         With ``folds=k``, the mean over the folds of each fold's best validation score.
+        Given a tuple of metrics: ``{name: value}``, each scoring metric at the best epoch
+        (best by the first scoring metric, which is the one reported every epoch), and the
+        cost measures; with folds, each the mean over the folds.
         """
         self._validate_arguments()
         if data is None:
             raise ObjectiveError(f"{type(self).__name__} needs data: give the study a dataset")
-        metric = get_metric(metric)
-        runs, scores = self._validate_config(config, data, trial, metric)
+        metrics = get_metrics(metric)
+        runs, scores, values = self._validate_config(
+            config, data, trial, leading(metrics), metrics if several(metric) else ())
+        if several(metric):
+            return {name: float(sum(v) / len(v)) for name, v in values.items()}
         return float(sum(scores) / len(scores)) if len(runs) > 1 else scores[0]
 
     def fit_final(
@@ -171,16 +187,16 @@ class NetworkObjective(Objective):
         """
         self._validate_arguments()
         summary = _nn_records.read_summary(trial_dir)
-        metric = get_metric(summary["metric"] if summary else _DEFAULT_METRIC[data.task])
+        metric = scoring_metric(summary["metric"] if summary else _DEFAULT_METRIC[data.task])
         trial_histories = _read_histories(trial_dir)
         if self.final == "best_trial":
             loaded = self._load_trial(config, data, summary, trial_dir)
             if loaded is not None:
                 return loaded
-            runs, _ = self._validate_config(config, data, _NoTrial(seed), metric)
+            runs, _, _ = self._validate_config(config, data, _NoTrial(seed), metric)
             return runs[0][0]  # type: ignore[no-any-return]
         if summary is None:
-            runs, _ = self._validate_config(config, data, _NoTrial(seed), metric)
+            runs, _, _ = self._validate_config(config, data, _NoTrial(seed), metric)
             summary = {"runs": [_run_record(run) for _, run in runs]}
         epochs, lrs = _nn_records.refit_plan(summary["runs"])
         settings = _nn_settings.TrainSettings.from_config(config, epochs=self.epochs,
@@ -219,6 +235,10 @@ class NetworkObjective(Objective):
     def _require(self) -> None:
         """Raise ObjectiveError naming the extra to install when the framework is missing."""
 
+    def _import(self) -> None:  # noqa: B027 - a framework imported at the first training
+        """Import the framework now, so that the ``fit_seconds`` a training is timed at
+        leave out the process's one import of it."""
+
     @abc.abstractmethod
     def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
         """Build a fresh network and train it; with ``valid``, stop early and keep the best."""
@@ -248,6 +268,12 @@ class NetworkObjective(Objective):
         device it was trained on. As it is, unless the framework says otherwise."""
         return network
 
+    @staticmethod
+    def _state(network: Any) -> Any:
+        """The network's weights and state as numpy arrays: what ``model_bytes`` weighs.
+        The network itself, unless the framework says otherwise."""
+        return network
+
     # --- private ------------------------------------------------------------------------------
 
     @property
@@ -265,9 +291,15 @@ class NetworkObjective(Objective):
         _nn_settings.validate_arguments(self)
 
     def _validate_config(
-        self, config: Mapping[str, Any], data: DevData, trial: TrialHandle, metric: Metric
-    ) -> tuple[list[tuple[Any, Run]], list[float]]:
-        """Train one network per validation part; report, prune, and record the trial."""
+        self, config: Mapping[str, Any], data: DevData, trial: TrialHandle, metric: Metric,
+        measured: tuple[Metric | CostMeasure, ...] = (),
+    ) -> tuple[list[tuple[Any, Run]], list[float], dict[str, list[float]]]:
+        """Train one network per validation part; report, prune, and record the trial.
+
+        ``metric`` leads (early stopping, reports); each of ``measured`` is taken per part
+        and stored as ``fold_values``. Returns the fitted models with their runs, the best
+        scores of ``metric`` and the values of ``measured``, per part.
+        """
         settings = _nn_settings.TrainSettings.from_config(config, epochs=self.epochs,
                                                           patience=self.patience)
         classes = _nn_data.study_classes(data)
@@ -279,24 +311,22 @@ class NetworkObjective(Objective):
         y = _as_array(data.y)
         runs: list[tuple[_nn_data.Preprocessor, Run]] = []
         scores: list[float] = []
+        values: dict[str, list[float]] = {m.name: [] for m in measured}
         histories: dict[str, _nn_records.History] = {}
+        if measured:
+            self._import()
         try:
             for k, (train_rows, valid_rows) in enumerate(parts):
                 prep = _nn_data.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
                                                                 y[train_rows])
                 name = "holdout" if len(parts) == 1 else f"fold_{k}"
                 histories[name] = _nn_records.History(metric.name)
-                training = Training(
-                    config, settings, prep, metric, trial.seed, histories[name],
-                    early=_nn_records.EarlyStopping(metric.direction, settings.patience,
-                                                    self.min_delta),
-                    on_epoch=_reporter(trial, k * settings.epochs, k, len(parts)),
-                    log_dir=(artifact_dir / _nn_records.TENSORBOARD_DIR / name
-                             if artifact_dir is not None and self.tensorboard else None),
-                    checkpoint_dir=artifact_dir if len(parts) == 1 else None,
-                )
-                run = self._train(training, _part(prep, data, train_rows, y),
-                                  _part(prep, data, valid_rows, y))
+                training = self._training(config, settings, prep, metric, trial,
+                                          histories[name], (k, len(parts), name), artifact_dir)
+                valid = _part(prep, data, valid_rows, y)
+                start = time.perf_counter()
+                run = self._train(training, _part(prep, data, train_rows, y), valid)
+                seconds = time.perf_counter() - start
                 if run.best_score is None or not math.isfinite(run.best_score):
                     raise ObjectiveError(f"training diverged: no epoch gave a finite "
                                          f"validation {metric.name} (lower lr?)")
@@ -304,11 +334,56 @@ class NetworkObjective(Objective):
                 scores.append(run.best_score)
                 if len(parts) > 1:
                     trial.set_attr("fold_scores", list(scores))
+                if measured:
+                    model = self._wrap(prep, run.network, config, run.best_epoch + 1, {})
+                    for key, value in self._measure(measured, (metric, run.best_score), model,
+                                                    valid, data.X.iloc[valid_rows],
+                                                    seconds).items():
+                        values[key].append(value)
+                    trial.set_attr("fold_values", {key: list(v) for key, v in values.items()})
         finally:
             _record_histories(trial, histories, artifact_dir)
         self._record_trial(config, trial, metric, runs, scores, artifact_dir)
         return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
-                for prep, run in runs], scores
+                for prep, run in runs], scores, values
+
+    def _training(self, config: Mapping[str, Any], settings: _nn_settings.TrainSettings,
+                  prep: _nn_data.Preprocessor, metric: Metric, trial: TrialHandle,
+                  history: _nn_records.History, part: tuple[int, int, str],
+                  artifact_dir: Path | None) -> Training:
+        """How to train on part ``k`` of ``n`` (named ``name``) inside a trial."""
+        k, n, name = part
+        return Training(
+            config, settings, prep, metric, trial.seed, history,
+            early=_nn_records.EarlyStopping(metric.direction, settings.patience,
+                                            self.min_delta),
+            on_epoch=_reporter(trial, k * settings.epochs, k, n),
+            log_dir=(artifact_dir / _nn_records.TENSORBOARD_DIR / name
+                     if artifact_dir is not None and self.tensorboard else None),
+            checkpoint_dir=artifact_dir if n == 1 else None,
+        )
+
+    def _measure(self, measured: tuple[Metric | CostMeasure, ...], lead: tuple[Metric, float],
+                 model: _nn_model.NetworkModel, valid: Part, X_valid: Any,
+                 seconds: float) -> dict[str, float]:
+        """Each of ``measured`` for one part's network (``model``) at its best epoch: the lead
+        metric's best score as recorded, the other scoring metrics on the validation part,
+        the cost measures (``seconds``: the training's)."""
+        prep = model.preprocessor_
+        outputs = None
+        out: dict[str, float] = {}
+        for metric in measured:
+            if metric == lead[0]:
+                out[metric.name] = float(lead[1])
+            elif isinstance(metric, Metric):
+                if outputs is None:
+                    outputs = self._forward(model.network_, valid.X)
+                out[metric.name] = _nn_data.score_outputs(
+                    metric, valid.y, outputs, prep,
+                    None if prep.kind == "regression" else valid.t)
+            else:
+                out[metric.name] = metric.value(model, X_valid, seconds)
+        return out
 
     def _record_trial(self, config: Mapping[str, Any], trial: TrialHandle, metric: Metric,
                       runs: list[tuple[_nn_data.Preprocessor, Run]], scores: list[float],
@@ -355,7 +430,7 @@ class NetworkObjective(Objective):
         """The fitted ``network`` behind its preprocessing, as the engine scores it."""
         return _nn_model.wrap(prep, network, cls._forward, framework=cls.framework,
                               config=config, epochs=epochs, histories=histories,
-                              portable=cls._portable)
+                              portable=cls._portable, state=cls._state)
 
 
 def _reporter(trial: TrialHandle, offset: int, fold: int,

@@ -25,7 +25,8 @@ class NetworkModel:
 
     ``forward(network, features) -> outputs`` runs the framework's network on float32
     features. ``portable(network)`` is the network as it is pickled (a torch network on the
-    CPU); pickling leaves the model itself as it is.
+    CPU); pickling leaves the model itself as it is. ``state(network)`` is its weights and
+    state as numpy arrays (what the ``model_bytes`` cost measure weighs).
     """
 
     _estimator_type = "regressor"
@@ -34,11 +35,13 @@ class NetworkModel:
                  forward: Callable[[Any, np.ndarray], np.ndarray], *,
                  framework: str, config: Mapping[str, Any], epochs: int,
                  histories: Mapping[str, Any] | None = None,
-                 portable: Callable[[Any], Any] | None = None) -> None:
+                 portable: Callable[[Any], Any] | None = None,
+                 state: Callable[[Any], Any] | None = None) -> None:
         self.preprocessor_ = preprocessor
         self.network_ = network
         self._forward = forward
         self._portable = portable
+        self._state = state
         self.framework = framework
         self.config_ = dict(config)
         self.epochs_ = epochs
@@ -50,6 +53,14 @@ class NetworkModel:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return values(self.outputs(X), self.preprocessor_)
+
+    def network_state(self) -> Any:
+        """The network's weights and state as numpy arrays (without a ``state`` function: the
+        network as it is pickled)."""
+        state = getattr(self, "_state", None)  # a model pickled before there was one
+        if state is not None:
+            return state(self.network_)
+        return self._portable(self.network_) if self._portable is not None else self.network_
 
     @property
     def n_features_in_(self) -> int:

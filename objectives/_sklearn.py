@@ -2,19 +2,23 @@
 
 Cross-validation on the development data: per fold a fresh clone of the whole pipeline
 (preprocessing, SMOTE, estimator) is fitted on the training rows only and scored on the
-validation rows; the mean validation score is the trial's value.
+validation rows; the mean validation score is the trial's value. Given several metrics (a
+multi-objective study), each is the mean over the folds, cost measures included: the fit's
+seconds, the seconds to predict 1000 rows, the bytes of the pickled final estimator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from objectives import _checks, _estimators
 from objectives._base import DevData, Objective, TrialHandle
 from objectives._errors import ObjectiveError, Pruned
-from objectives._metrics import Metric, get_metric
+from objectives._measures import CostMeasure
+from objectives._metrics import Metric, get_metrics, leading, several
 from objectives._splits import cv_splitter as _splitter
 
 if TYPE_CHECKING:
@@ -62,22 +66,26 @@ class SklearnObjective(Objective):
 
     # --- public -------------------------------------------------------------------------------
 
-    def check(self, data: DevData | None, space: Any, metric: Metric | str | None) -> None:
-        """Check arguments, the space's parameters, the metric's task and the data, once."""
+    def check(self, data: DevData | None, space: Any,
+              metric: Metric | str | Sequence[Metric | CostMeasure | str] | None) -> None:
+        """Check arguments, the space's parameters, the metrics' task and the data, once."""
         self._validate_arguments()
         if metric is None:
             raise ObjectiveError("SklearnObjective needs a metric")
-        metric = get_metric(metric)
+        metrics = get_metrics(metric)
+        lead = leading(metrics)
         templates = self._templates()
         for option, template in templates.items():
-            self._check_task(template, metric, option)
-        if self.smote and metric.task != "classification":
-            raise ObjectiveError(f"smote=True needs a classification metric, but {metric.name} "
+            for each in metrics:
+                if isinstance(each, Metric):
+                    self._check_task(template, each, option)
+        if self.smote and lead.task != "classification":
+            raise ObjectiveError(f"smote=True needs a classification metric, but {lead.name} "
                                  "is a regression metric")
         self._check_space(_checks.space_dict(space), templates)
         if data is None:
             raise ObjectiveError("SklearnObjective needs data: give the study a dataset")
-        _check_data(data, metric, self.folds)
+        _check_data(data, lead, self.folds)
         _checks.check_finite(data.X)
         for template in templates.values():
             model, _ = self._assemble(template, None)
@@ -88,14 +96,22 @@ class SklearnObjective(Objective):
                                         type(_estimators.final_estimator(model)).__name__)
 
     def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
-                 metric: Metric | str) -> float:
-        """Mean validation score over the folds; reports the running mean after each fold."""
+                 metric: Metric | str | Sequence[Metric | CostMeasure | str],
+                 ) -> float | dict[str, float]:
+        """Mean validation score over the folds; reports the running mean after each fold.
+
+        Given a tuple of metrics: ``{name: mean over the folds}`` for each, cost measures
+        included; the running mean of the first scoring metric is what is reported.
+        """
         self._validate_arguments()
         if data is None:
             raise ObjectiveError("SklearnObjective needs data: give the study a dataset")
-        metric = get_metric(metric)
-        model = self._build(config, metric.task, trial.seed)
-        return _cross_validate(model, data, trial, metric, self.folds)
+        metrics = get_metrics(metric)
+        model = self._build(config, leading(metrics).task, trial.seed)
+        values = _cross_validate(model, data, trial, metrics, self.folds, many=several(metric))
+        if not several(metric):
+            return _mean(values[leading(metrics).name])
+        return {name: _mean(fold_values) for name, fold_values in values.items()}
 
     def fit_final(
         self,
@@ -272,33 +288,61 @@ def _check_data(data: DevData, metric: Metric, folds: int) -> None:
     _checks.check_folds(data, folds)
 
 
-def _cross_validate(model: Any, data: DevData, trial: TrialHandle, metric: Metric,
-                    folds: int) -> float:
-    """Fit a clone of ``model`` per training fold; score it on the fold's validation rows.
+def _cross_validate(model: Any, data: DevData, trial: TrialHandle,
+                    metrics: tuple[Metric | CostMeasure, ...], folds: int, *,
+                    many: bool) -> dict[str, list[float]]:
+    """Fit a clone of ``model`` per training fold; measure it on the fold's validation rows.
 
-    After each fold: ``fold_scores`` and ``train_score`` are stored, the running mean is
-    reported, and :class:`Pruned` is raised if the trial handle says so. After the last fold
-    the handle is not asked: the trial has scored every fold, and is complete.
+    After each fold: ``fold_scores`` (the first scoring metric's), ``train_score`` and, with
+    ``many``, ``fold_values`` (every metric's) are stored, the running mean of the first
+    scoring metric is reported, and :class:`Pruned` is raised if the trial handle says so.
+    After the last fold the handle is not asked: the trial has scored every fold, and is
+    complete. Returns each metric's value per fold.
     """
     import numpy as np
     from sklearn.base import clone
 
     X, y = data.X, np.asarray(data.y)
     classes = list(data.classes) or None
-    scores: list[float] = []
+    lead = leading(metrics)
+    values: dict[str, list[float]] = {m.name: [] for m in metrics}
     train_scores: list[float] = []
     splitter = _splitter(data, folds, trial.seed)
     last = splitter.get_n_splits(X, y, data.groups) - 1
     for step, (train, valid) in enumerate(splitter.split(X, y, data.groups)):
+        start = time.perf_counter()
         fitted = clone(model).fit(X.iloc[train], y[train])
-        scores.append(metric.score(fitted, X.iloc[valid], y[valid], classes))
-        train_scores.append(metric.score(fitted, X.iloc[train], y[train], classes))
-        trial.set_attr("fold_scores", list(scores))
+        fit_seconds = time.perf_counter() - start
+        measured = _measure(metrics, fitted, X.iloc[valid], y[valid], classes, fit_seconds)
+        for name, value in measured.items():
+            values[name].append(value)
+        train_scores.append(lead.score(fitted, X.iloc[train], y[train], classes))
+        trial.set_attr("fold_scores", list(values[lead.name]))
         trial.set_attr("train_score", _mean(train_scores))
-        trial.report(_mean(scores), step)
+        if many:
+            trial.set_attr("fold_values", {name: list(v) for name, v in values.items()})
+        trial.report(_mean(values[lead.name]), step)
         if step < last and trial.should_prune():
             raise Pruned(f"pruned after fold {step + 1} of {folds}")
-    return _mean(scores)
+    return values
+
+
+def _measure(metrics: tuple[Metric | CostMeasure, ...], fitted: Any, X: Any, y: Any,
+             classes: list[Any] | None, fit_seconds: float) -> dict[str, float]:
+    """Every metric of a fitted fold on its validation rows: the scoring metrics first (one
+    prediction for all that need the same kind), then the cost measures."""
+    predictions: dict[tuple[str, bool], tuple[Any, list[Any] | None]] = {}
+    out: dict[str, float] = {}
+    for metric in metrics:
+        if isinstance(metric, Metric):
+            kind = (metric.needs, metric._allows_decision)
+            if kind not in predictions:
+                predictions[kind] = metric.predictions(fitted, X, classes)
+            out[metric.name] = metric.score_predictions(y, *predictions[kind])
+    for metric in metrics:
+        if isinstance(metric, CostMeasure):
+            out[metric.name] = metric.value(fitted, X, fit_seconds)
+    return out
 
 
 def _mean(values: list[float] | np.ndarray) -> float:

@@ -98,6 +98,12 @@ class TorchObjective(NetworkObjective):
             raise ObjectiveError("tensorboard=True needs the tensorboardX package: pip install "
                                  "'search[torch]', or pass tensorboard=False")
 
+    def _import(self) -> None:
+        import torch  # noqa: F401
+
+        with contextlib.suppress(ImportError):  # use_deterministic_algorithms' first import
+            import torch._inductor.config  # noqa: F401
+
     def _train(self, training: Training, train: Part, valid: Part | None) -> Run:
         import torch
 
@@ -157,6 +163,11 @@ class TorchObjective(NetworkObjective):
         if all(tensor.device.type == "cpu" for tensor in tensors):
             return network
         return copy.deepcopy(network).cpu()
+
+    @staticmethod
+    def _state(network: Any) -> dict[str, np.ndarray]:
+        """The ``state_dict`` (parameters and buffers) as numpy arrays on the CPU."""
+        return {key: value.detach().cpu().numpy() for key, value in network.state_dict().items()}
 
     # --- private ------------------------------------------------------------------------------
 

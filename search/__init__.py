@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from search.core._sealed import Sealed
     from search.core._study import Study
     from search.core._studyfile import load_study_file
+    from search.watching._load import load
 
 __all__ = [
     "BUNDLED",
@@ -23,6 +24,7 @@ __all__ = [
     "Study",
     "TestSetAlreadyOpened",
     "UserError",
+    "load",
     "load_study_file",
 ]
 
@@ -33,6 +35,7 @@ _WHERE = {
     "Study": "search.core._study",
     "TestSetAlreadyOpened": "search.core._errors",
     "UserError": "search.core._errors",
+    "load": "search.watching._load",
     "load_study_file": "search.core._studyfile",
 }
 

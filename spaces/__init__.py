@@ -5,7 +5,9 @@ A space is an immutable mapping of parameter name to parameter (:class:`Float`, 
 sub-spaces is a conditional branch. Spaces are written in Python or in YAML/JSON files
 (:func:`load`, :func:`dump`; the format's JSON Schema is :func:`json_schema`), come ready-made
 for common scikit-learn models (:func:`ready_made`), and compile define-by-run onto an Optuna
-trial (:meth:`Space.sample`). This package imports no search framework.
+trial (:meth:`Space.sample`). A Python mapping may also hold what other tools write (Ray Tune's
+sample domains, lists as in scikit-learn's grids, frozen ``scipy.stats`` distributions), which
+becomes the equivalent parameter here. This package imports no search framework.
 
 >>> import spaces
 >>> space = spaces.Space({"C": spaces.Float(1e-3, 1e3, log=True), "penalty": "l2"})
@@ -15,13 +17,16 @@ trial (:meth:`Space.sample`). This package imports no search framework.
 
 from spaces._compile import MAX_GRID
 from spaces._errors import SpaceError
+from spaces._export import FORMATS, export, to_ray
 from spaces._io import dump, dumps, load, loads, ready_made
 from spaces._params import Constant, Float, Int
 from spaces._schema import SCHEMA_PATH, json_schema
 from spaces._space import Categorical, Param, Space
 from spaces._types import NO_DEFAULT, Scalar, Suggester
+from spaces._wandb import from_wandb, to_wandb
 
 __all__ = [
+    "FORMATS",
     "MAX_GRID",
     "NO_DEFAULT",
     "SCHEMA_PATH",
@@ -36,8 +41,12 @@ __all__ = [
     "Suggester",
     "dump",
     "dumps",
+    "export",
+    "from_wandb",
     "json_schema",
     "load",
     "loads",
     "ready_made",
+    "to_ray",
+    "to_wandb",
 ]

@@ -164,3 +164,17 @@ def grid(space: Tree) -> dict[str, list[Any]]:
             path=(largest,),
         )
     return {name: list(param.grid_values()) for name, param in suggested}
+
+
+def refuse_conditional(space: Tree, tool: str) -> None:
+    """Raise :class:`SpaceError` naming the first parameter that exists only on a branch option,
+    for an export to ``tool``, which has no conditional branches."""
+    for parts, _ in walk(space):
+        if len(parts) > 1:
+            condition = " and ".join(
+                f"{'.'.join(parts[: i + 1])}={parts[i + 1]}" for i in range(0, len(parts) - 1, 2)
+            )
+            raise SpaceError(
+                f"{tool} cannot express conditional branches: `{'.'.join(parts)}` exists only "
+                f"when {condition}; export one space per option instead."
+            )

@@ -38,8 +38,9 @@ def ready_made() -> list[str]:
 def load(source: str | os.PathLike[str] | Space | Mapping[str, Any]) -> Space:
     """Load a space from a ``.yaml``/``.yml``/``.json`` file, or a ready-made space by name.
 
-    ``source`` may also be a :class:`Space` (returned as it is) or a mapping in the file format.
-    Errors name the file: ``"space.yaml: model.svm.C: ..."``.
+    ``source`` may also be a :class:`Space` (returned as it is) or a Python mapping, read as
+    :class:`Space` reads one (so it may hold foreign values: Ray Tune domains, lists, frozen
+    ``scipy.stats`` distributions). Errors name the file: ``"space.yaml: model.svm.C: ..."``.
 
     >>> load("knn").paths()
     ['n_neighbors', 'weights', 'p']
@@ -47,7 +48,7 @@ def load(source: str | os.PathLike[str] | Space | Mapping[str, Any]) -> Space:
     if isinstance(source, Space):
         return source
     if isinstance(source, Mapping):
-        return Space.from_dict(source)
+        return Space({key: value for key, value in source.items() if key != "$schema"})
     if not isinstance(source, str | os.PathLike):
         raise SpaceError(
             "a space source must be a file path, a ready-made space name, a Space or a mapping, "

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, TypeAlias
 
-from spaces import _compile
+from spaces import _compile, _foreign
 from spaces._checks import NAME_RULE, fail, is_name, param_repr, scalar, scalar_key
 from spaces._errors import SpaceError
 from spaces._params import Constant, Float, Int
@@ -218,6 +218,11 @@ class Space(Mapping[str, Param]):
     file form (a mapping with a ``type``, or a bare value for a constant). The mapping is copied;
     changing it later does not change the space.
 
+    It may also hold what other tools write, converted once here (see :mod:`spaces._foreign`):
+    Ray Tune's sample domains and ``grid_search``, a list (a choice, as in scikit-learn's
+    ``param_grid``), frozen ``scipy.stats`` distributions, and groups: a nested mapping of
+    parameters without ``type``, whose parameter ``p`` in group ``g`` is named ``g__p``.
+
     Each parameter has a *full path*: a top-level ``C`` is ``C``; ``C`` in the option ``svm`` of
     the branch ``model`` is ``model.svm.C``. Optuna stores values under full paths; the config an
     objective receives uses short names, so two parameters that can be active at the same time
@@ -245,9 +250,15 @@ class Space(Mapping[str, Param]):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Space:
         """The space of a file's content (as parsed from YAML or JSON); the inverse of
-        :meth:`to_dict`. A top-level ``"$schema"`` string (for editors) is ignored."""
+        :meth:`to_dict`. A top-level ``"$schema"`` string (for editors) is ignored.
+
+        A file writes every parameter in the explicit form: the shorthands a Python mapping may
+        use (a list for a choice, a group without ``type``) are errors here.
+        """
         if isinstance(data, Mapping) and isinstance(data.get("$schema"), str):
             data = {key: value for key, value in data.items() if key != "$schema"}
+        if isinstance(data, Mapping):
+            _foreign.check_file_form(data)
         return cls(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -355,12 +366,13 @@ def _build(params: Mapping[str, Any]) -> tuple[tuple[str, Param], ...]:
             f"{params!r} of type {type(params).__name__}."
         )
     items = []
-    for name, value in params.items():
+    ray = _foreign.mentions_ray(params)
+    for name, value in _foreign.expand(params):
         if not is_name(name):
             label = name if isinstance(name, str) else repr(name)
             raise SpaceError(f"a parameter name must be made of {NAME_RULE}.", path=(label,))
         try:
-            param = parse_param(value)
+            param = parse_param(_foreign.convert(value, ray=ray))
         except SpaceError as error:
             raise error.within(name) from None
         items.append((name, param))
@@ -449,11 +461,6 @@ def parse_param(obj: object) -> Param:
         return param
     if obj is None or isinstance(obj, str | bool | int | float):
         return Constant(obj)
-    if isinstance(obj, Sequence):
-        fail(
-            "a parameter must be a mapping with a `type`, or a bare value for a constant, but got "
-            f"a list {obj!r}; for a choice write {{type: categorical, choices: {list(obj)!r}}}."
-        )
     fail(
         "a parameter must be a mapping with a `type`, or a bare value for a constant, but got "
         f"{obj!r} of type {type(obj).__name__}."

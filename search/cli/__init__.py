@@ -9,7 +9,13 @@ from __future__ import annotations
 import sys
 from dataclasses import fields
 
-from search.cli._parse import EXIT_USAGE, dashboard_parser, folder_parser, run_parser
+from search.cli._parse import (
+    EXIT_USAGE,
+    dashboard_parser,
+    folder_parser,
+    run_parser,
+    space_parser,
+)
 
 __all__ = ["main"]
 
@@ -60,6 +66,11 @@ def _dispatch(args: list[str]) -> int:
         from search.watching._dashboard import serve
 
         return serve(ns.results, ns.port)
+    if command == "space":
+        ns = space_parser().parse_args(args[1:])
+        from search.cli._space_command import print_space
+
+        return print_space(ns.space, ns.to)
     ns = run_parser().parse_args(args)
     from search.cli._run import run
     from search.core._options import RunOptions

@@ -18,6 +18,8 @@ Honest hyperparameter search.
   python -m search show RESULTS/NAME     leaderboard and best trial in the terminal
   python -m search report RESULTS/NAME   (re)write RESULTS/NAME/report.html
   python -m search dashboard [RESULTS]   serve a live dashboard over the studies under RESULTS
+  python -m search space SPACE --to wandb|ray|json
+                                         print a space as a W&B sweep, Ray Tune code, or JSON
 
 Runs are tracked in MLflow (default: sqlite:///RESULTS/mlflow.db; open it with
 `mlflow ui --backend-store-uri sqlite:///RESULTS/mlflow.db`).
@@ -110,4 +112,22 @@ def dashboard_parser() -> argparse.ArgumentParser:
         help="the results root (default ./results)",
     )
     p.add_argument("--port", type=_port, help="port (default 8080 if free, else any free port)")
+    return p
+
+
+def space_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="python -m search space",
+        description="Print a space in another tool's format: a W&B sweep configuration (YAML), "
+        "Python code defining a Ray Tune param_space, or this framework's own JSON.",
+    )
+    p.add_argument(
+        "space",
+        metavar="SPACE",
+        help="a YAML/JSON space file, a ready-made space name, or a study file (.py) whose "
+        "space is used (and whose metric goes into the W&B sweep)",
+    )
+    p.add_argument(
+        "--to", required=True, choices=("wandb", "ray", "json"), help="the format to print"
+    )
     return p

@@ -26,6 +26,7 @@ from search.cli._steps import (
     print_final,
     print_nested,
     print_stop,
+    small_budget,
     stored_record,
     stored_trials,
     tracking_uri,
@@ -43,6 +44,7 @@ from search.core._record import check_resume, check_study_file, study_record, up
 from search.core._store import run_lock
 from search.core._studyfile import load_study_file
 from search.core._trials import counts_toward_budget
+from search.core._warm import WarmStart, warm_start
 
 if TYPE_CHECKING:
     import optuna
@@ -55,7 +57,7 @@ EXIT_NO_TRIAL = 1
 
 def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
     """Search, then evaluate the best config once on the sealed test; return the exit status."""
-    study = load_study_file(study_file).with_overrides(**options.overrides())
+    study = load_study_file(study_file, **options.overrides())
     options.check_backend(study.backend)
     directory = options.results / study.name
     with run_lock(directory), _terminate_as_interrupt():
@@ -70,6 +72,7 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
                     f"{directory / FINAL_JSON}: the test set was already opened, so this study "
                     "is closed; searching on would tune against the test result"
                 )
+        warm = _warm_start(prep, study_file) if stored is None else None
         for finding in prep.leaks:
             print(f"warning: leak check: {finding.message}", file=sys.stderr)
         if options.tracking:
@@ -82,7 +85,18 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
         except UserError:
             placement.close()
             raise
-        return _write_and_run(prep, directory, stored, fresh, options, (placement, setup), argv)
+        return _write_and_run(
+            prep, directory, stored, fresh, options, (placement, setup, warm), argv
+        )
+
+
+def _warm_start(prep: Prepared, study_file: Path) -> WarmStart | None:
+    """The trials a fresh study takes from ``warm_start`` (read before anything is written)."""
+    if prep.study.warm_start is None:
+        return None
+    warm = warm_start(prep.study.warm_start, prep.parts.space, prep.parts.goals, study_file.parent)
+    print(warm.line())
+    return warm
 
 
 def _write_and_run(
@@ -91,7 +105,7 @@ def _write_and_run(
     stored: dict[str, Any] | None,
     fresh: dict[str, Any],
     options: RunOptions,
-    workers: tuple[Placement, Setup],
+    workers: tuple[Placement, Setup, WarmStart | None],
     argv: list[str],
 ) -> int:
     """Every check passed: from here on the run writes."""
@@ -111,12 +125,13 @@ def _write_and_run(
             status="running",
             command=fresh["command"],
         )
-    placement, setup = workers
+    placement, setup, warm = workers
     placement.begin(directory)
     pool = WorkerPool(placement, study.workers, setup).start()
     observers = Observers(observers_for(prep, directory, options))
     try:
-        return _search_and_evaluate(prep, directory, pool, observers, options, started, argv)
+        opt = open_study(prep, directory, resume=options.resume, warm=warm)
+        return _search_and_evaluate(prep, directory, opt, pool, observers, options, started, argv)
     finally:
         pool.close()
         observers.run_ended()  # the report and MLflow helpers finish (or stop) here
@@ -125,6 +140,7 @@ def _write_and_run(
 def _search_and_evaluate(
     prep: Prepared,
     directory: Path,
+    opt: optuna.Study,
     pool: WorkerPool,
     observers: Observers,
     options: RunOptions,
@@ -132,7 +148,7 @@ def _search_and_evaluate(
     argv: list[str],
 ) -> int:
     try:
-        trials = _search(prep, directory, pool, observers, options)
+        trials = _search(prep, directory, opt, pool, observers, options)
     except KeyboardInterrupt:
         update_record(directory, status="interrupted", **_run_entry(directory, started, argv))
         print(
@@ -159,14 +175,15 @@ def _search_and_evaluate(
 def _search(
     prep: Prepared,
     directory: Path,
+    opt: optuna.Study,
     pool: WorkerPool,
     observers: Observers,
     options: RunOptions,
 ) -> list[optuna.trial.FrozenTrial]:
     """Run the study's trials on the engine, telling ``observers`` as trials finish."""
     study = prep.study
-    opt = open_study(prep, directory, resume=options.resume)
     trials = opt.get_trials(deepcopy=False)
+    small_budget(opt, study.trials)
     done = sum(t.state.is_finished() and counts_toward_budget(t) for t in trials)
     observers.search_started(RunContext(prep, directory, options.resume, done), trials)
     deadline = time.time() + study.timeout if study.timeout else None
@@ -178,6 +195,7 @@ def _search(
         budget,
         on_finished=observers.trial_finished,
         retries=options.retries(),
+        goals=prep.parts.goals,
     )
     status = "interrupted"
     try:
@@ -246,7 +264,7 @@ def run_final(directory: Path) -> int:
     study_file = Path(stored.get("study_file") or "")
     check_study_file(stored, study_file, directory)  # before the file runs
     with run_lock(directory):
-        study = load_study_file(study_file).with_overrides(seed=stored["seed"])
+        study = load_study_file(study_file, seed=stored["seed"])
         prep = prepare(study, study_file, seed=stored["seed"])
         check_resume(stored, study_record(prep, backend="local", argv=[]), directory)
         if not prep.can_evaluate:

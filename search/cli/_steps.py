@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from search.core._observers import RunObserver
+    from search.core._warm import WarmStart
 
 
 def stored_record(directory: Path, *, resume: bool) -> dict[str, Any] | None:
@@ -32,24 +33,37 @@ def stored_record(directory: Path, *, resume: bool) -> dict[str, Any] | None:
         )
     if resume and not exists:
         raise UserError(f"{directory}: no study to resume (no {STUDY_JSON}); drop --resume")
+    if not exists and (directory / STORE_FILE).exists():
+        raise UserError(
+            f"{directory / STORE_FILE}: a study store without {STUDY_JSON}; move it away, and "
+            "to build on its trials give it as Study(warm_start=...)"
+        )
     return read_record(directory / STUDY_JSON) if exists else None
 
 
-def open_study(prep: Prepared, directory: Path, *, resume: bool) -> optuna.Study:
-    """Create the study in the store, or load it and abandon the trials a crash left RUNNING."""
+def open_study(
+    prep: Prepared, directory: Path, *, resume: bool, warm: WarmStart | None = None
+) -> optuna.Study:
+    """Create the study in the store (with a warm start's trials), or load it and abandon the
+    trials a crash left RUNNING."""
     import optuna
 
     study = prep.study
     storage = open_store(directory)
     sampler, pruner = prep.sampler, prep.pruner
     if not resume:
+        goals = prep.parts.goals
         opt = optuna.create_study(
             study_name=study.name,
             storage=storage,
             sampler=sampler,
             pruner=pruner,
-            direction=prep.parts.direction,  # type: ignore[arg-type]
+            directions=list(goals.directions.values()),  # type: ignore[arg-type]
         )
+        if goals.names != ["value"]:
+            opt.set_metric_names(goals.names)  # optuna-dashboard's axes
+        if warm is not None:
+            opt.add_trials(warm.trials)
         defaults = prep.parts.space.default_params()
         if defaults:
             opt.enqueue_trial(defaults, user_attrs={"enqueued": "default config"})
@@ -64,6 +78,22 @@ def open_study(prep: Prepared, directory: Path, *, resume: bool) -> optuna.Study
         storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run was killed")
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
     return opt
+
+
+def small_budget(opt: optuna.Study, trials: int) -> None:
+    """Say so when the budget ends before the sampler models anything: a random search."""
+    from search.core._strategies import random_start
+
+    start = random_start(opt.sampler)
+    if start is None:
+        return
+    name, count = start
+    if trials <= count:
+        print(
+            f"search: {trials} trials do not exceed {name}'s {count} random start-up trials, so "
+            f"this search samples at random (give --trials above {count}, or --sampler random "
+            "to say so)"
+        )
 
 
 def stored_trials(directory: Path, name: str) -> list[FrozenTrial]:
@@ -96,7 +126,7 @@ def observers_for(prep: Prepared, directory: Path, options: RunOptions) -> list[
         terminal = ProgressPrinter()  # CI, pipes, tests: one line per trial
     observers: list[RunObserver] = [
         terminal,
-        ResultsWriter(directory, prep.parts.space, prep.parts.direction, prefer=prep.prefer),
+        ResultsWriter(directory, prep.parts.space, prep.parts.goals, prefer=prep.prefer),
         ReportWriter(directory),  # before the tracker: drawn while its writer catches up
     ]
     if options.tracking:

@@ -109,7 +109,7 @@ class Done:
     """A trial ended: its outcome, and the sha256 of each file it kept (relative paths)."""
 
     state: str
-    value: float | None
+    value: float | dict[str, float] | None
     error: str | None
     detail: str | None
     files: dict[str, str]
@@ -153,6 +153,32 @@ class ChannelTrialHandle:
     def set_attr(self, key: str, value: Any) -> None:
         json.dumps(value)  # the store keeps JSON: fail in the objective, as Optuna would
         self._conn.send(Attr(key, value))
+
+    # Optuna's define-by-run API: the driver's sampler answers, and the store records it.
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        from optuna.distributions import FloatDistribution
+
+        return float(self._suggest(name, FloatDistribution(low, high, log=log, step=step)))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        from optuna.distributions import IntDistribution
+
+        return int(self._suggest(name, IntDistribution(low, high, log=log, step=step)))
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        from optuna.distributions import CategoricalDistribution
+
+        return self._suggest(name, CategoricalDistribution(choices))
+
+    def _suggest(self, name: str, distribution: Any) -> Any:
+        from optuna.distributions import distribution_to_json
+
+        return self.ask("suggest", name, distribution_to_json(distribution))
 
     def ask(self, what: str, *args: Any) -> Any:
         """Ask the driver and wait for its answer."""

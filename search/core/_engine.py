@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from search.core._channel import Ask, Attr, Done, Report, Run
+from search.core._goals import Goals
 from search.core._observers import TrialsFn
 from search.core._outcome import COMPLETE, FAIL, PRUNED, failure
 from search.core._pool import Died, Worker, WorkerPool
@@ -82,8 +83,10 @@ class Engine:
         on_finished: Callable[[FrozenTrial, TrialsFn], None] | None = None,
         retries: int = 2,
         rows: Any = None,
+        goals: Goals | None = None,
     ) -> None:
         self.study = study
+        self.goals = goals  # None: the objective returns one number
         self.space = space
         self.pool = pool
         self.budget = budget
@@ -170,6 +173,8 @@ class Engine:
         if running is None:
             return
         if isinstance(message, Report):
+            if self._multi:
+                return  # Optuna's pruners weigh one objective: several have no reports
             if message.step not in running.steps:  # a retried trial reports its steps again
                 running.steps.add(message.step)
                 running.trial.report(message.value, message.step)
@@ -185,7 +190,7 @@ class Engine:
         """The driver's answer to a trial's question; an error is sent back to be raised."""
         try:
             if ask.what == "prune":
-                return running.trial.should_prune()
+                return False if self._multi else running.trial.should_prune()
             if ask.what == "suggest":
                 from optuna.distributions import json_to_distribution
 
@@ -222,7 +227,7 @@ class Engine:
     # --- telling the store ----------------------------------------------------------------------
 
     def _tell(
-        self, running: _Running, state: str, *, value: float | None = None, error: str | None = None
+        self, running: _Running, state: str, *, value: Any = None, error: str | None = None
     ) -> None:
         from optuna.trial import TrialState
 
@@ -230,7 +235,11 @@ class Engine:
         if running.deaths:
             trial.set_user_attr("worker_deaths", running.deaths)
         if state == COMPLETE:
-            finished = self.study.tell(trial, value)
+            read = self._read(trial, value)
+            if isinstance(read, str):
+                state, error = FAIL, read
+        if state == COMPLETE:
+            finished = self.study.tell(trial, read)
         elif state == PRUNED:
             finished = self.study.tell(trial, state=TrialState.PRUNED)
         else:
@@ -239,6 +248,24 @@ class Engine:
         log_finished(finished)
         if self._on_finished is not None:
             self._on_finished(finished, lambda: self.study.get_trials(deepcopy=False))
+
+    @property
+    def _multi(self) -> bool:
+        return self.goals is not None and self.goals.multi
+
+    def _read(self, trial: optuna.Trial, value: Any) -> Any:
+        """The value(s) to tell for a complete trial, its constraints set; or why it fails."""
+        if self.goals is None:
+            return value
+        read = self.goals.read(value)
+        if isinstance(read, str):
+            return read
+        values, named = read
+        if set(named) != set(self.goals.names):
+            trial.set_user_attr("values", named)  # the measures beside the objectives
+        for name, violation in self.goals.violations(named).items():
+            trial.set_constraint(name, violation)
+        return values if self.goals.multi else values[0]
 
     def _abandon(self, why: str) -> None:
         """Running and waiting trials end FAIL without using their slots."""
@@ -260,5 +287,5 @@ class Engine:
 def log_finished(trial: FrozenTrial) -> None:
     """One line in ``search.log`` for a finished trial."""
     log.info(
-        "trial %d %s value=%s params=%s", trial.number, trial.state.name, trial.value, trial.params
+        "trial %d %s values=%s params=%s", trial.number, trial.state.name, trial.values, trial.params
     )

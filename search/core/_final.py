@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from search.core._channel import Fit
 from search.core._errors import RunError, TestSetAlreadyOpened, UserError
 from search.core._folder import FINAL_JSON, MODEL_DIR, now, read_record, trial_dir, write_json
-from search.core._trials import FILES, best_trial, spread
+from search.core._pareto import chosen, named_values
+from search.core._trials import FILES, best_trial, own, spread, trial_config
 from search.core._worker import file_digests
 from search.integrity._gap import generalization_gap, test_standard_error
 from search.integrity._ties import fold_scores, selected_trial
@@ -39,11 +40,8 @@ def final_evaluation(
 ) -> dict[str, Any]:
     """Refit, open the sealed test, score, save the model; return what ``final.json`` holds."""
     _check_can_evaluate(prep, directory)
-    top = best_trial(trials, prep.parts.direction)
-    if top is None:
-        raise UserError(f"{directory}: no trial completed, so there is no best config to evaluate")
-    best = selected_trial(top, trials, prep.parts.space, prep.prefer)
-    config = prep.parts.space.config_from_params(best.params)
+    top, best, rule = _selected(prep, trials, directory)
+    config = trial_config(prep.parts.space, best.params)
     kept = verified_trial_dir(best, directory)
     fitted = pool.call(Fit(config, kept), retries)
     if fitted.error is not None or fitted.model is None:
@@ -52,8 +50,34 @@ def final_evaluation(
             "stays sealed (see search.log)"
         )
     model = pickle.loads(fitted.model)  # noqa: S301 - pickled by our own worker
-    record = _opening_record(prep, top, best, config)
+    record = _opening_record(prep, top, best, config, rule)
     return _open_and_score(prep, directory, model, best, record, fitted.seconds)
+
+
+def _selected(
+    prep: Prepared, trials: list[FrozenTrial], directory: Path
+) -> tuple[FrozenTrial, FrozenTrial, str]:
+    """The best trial, the one the final evaluation uses, and the rule that chose it."""
+    goals = prep.parts.goals
+    if goals.multi or goals.pick is not None:
+        picked = chosen(trials, goals)
+        if picked is None:
+            raise FinalFitError(
+                f"final: no complete trial meets the constraints and the pick rule "
+                f"({goals.pick or 'Pareto front'}); the test set stays sealed"
+            )
+        return picked[0], picked[0], picked[1]
+    top = best_trial(trials, prep.parts.direction)
+    if top is None:
+        raise FinalFitError(
+            f"{directory}: no complete (and feasible) trial, so there is no config to evaluate"
+        )
+    config_of = lambda t: trial_config(prep.parts.space, t.params)  # noqa: E731
+    best = selected_trial(top, own(trials), config_of, prep.prefer)
+    rule = "best validation value"
+    if prep.prefer is not None:
+        rule = f"prefer {prep.prefer} among the configs tied with the best"
+    return top, best, rule
 
 
 def _check_can_evaluate(prep: Prepared, directory: Path) -> None:
@@ -92,22 +116,24 @@ def verified_trial_dir(trial: FrozenTrial, directory: Path) -> Path | None:
 
 
 def _opening_record(
-    prep: Prepared, top: FrozenTrial, best: FrozenTrial, config: dict[str, Any]
+    prep: Prepared, top: FrozenTrial, best: FrozenTrial, config: dict[str, Any], rule: str
 ) -> dict[str, Any]:
-    rule = "best validation value"
-    if prep.prefer is not None:
-        rule = f"prefer {prep.prefer} among the configs tied with the best"
-    return {
+    goals = prep.parts.goals
+    record = {
         "trial": best.number,
         "best_trial": top.number,
         "selected_by": rule,
         "params": dict(best.params),
         "config": config,
-        "validation_value": best.value,
+        "validation_value": best.values[0],
         "validation_spread": spread(fold_scores(best)),
-        "metric": prep.parts.metric.name,  # type: ignore[union-attr]
+        "metric": prep.parts.primary.name,  # type: ignore[union-attr]
         "direction": prep.parts.direction,
     }
+    if len(prep.parts.metrics) > 1:
+        record["validation_values"] = named_values(best, goals)
+        record["objectives"] = dict(goals.directions)
+    return record
 
 
 def _open_and_score(
@@ -120,12 +146,17 @@ def _open_and_score(
 ) -> dict[str, Any]:
     from objectives import classification_report, regression_report
 
-    split, metric = prep.split, prep.parts.metric
-    assert split is not None and metric is not None  # checked by _check_can_evaluate
+    split, metric = prep.split, prep.parts.primary
+    if split is None or metric is None:
+        raise UserError("final: this study has no data, so it has no test set to evaluate on")
     X_test, y_test = split.test._open(directory / FINAL_JSON, record)
     classes = list(split.dev.classes)
     test_value = metric.score(model, X_test, y_test, classes=classes)
-    gap = _gap(prep, metric, best, model, X_test, y_test, classes, test_value)
+    if len(prep.parts.metrics) > 1:
+        record["test_values"] = _test_values(prep, model, X_test, y_test, classes, fit_seconds)
+    gap = None
+    if not prep.parts.goals.multi:
+        gap = _gap(prep, metric, best, model, X_test, y_test, classes, test_value)
     per_class = None
     if metric.task == "classification":
         from sklearn.metrics import classification_report as per_class_report
@@ -154,6 +185,21 @@ def _open_and_score(
     opened_at = read_record(directory / FINAL_JSON).get("opened_at")
     write_json(directory / FINAL_JSON, {"opened_at": opened_at, **record})
     return record
+
+
+def _test_values(
+    prep: Prepared, model: Any, X: Any, y: Any, classes: list[Any], fit_seconds: float
+) -> dict[str, float]:
+    """Every metric and measure of the study on the test rows (the fit's own time for
+    ``fit_seconds``)."""
+    found = {}
+    metric: Any
+    for metric in prep.parts.metrics:
+        if getattr(metric, "task", None):
+            found[metric.name] = float(metric.score(model, X, y, classes=classes))
+        else:
+            found[metric.name] = float(metric.value(model, X, fit_seconds))
+    return found
 
 
 def _gap(

@@ -67,7 +67,7 @@ def read_json(path: Path) -> Any:
 #: the keys without which a results file cannot be used
 REQUIRED = {
     STUDY_JSON: ("name", "metric", "direction", "seed", "space"),
-    BEST_JSON: ("number", "value", "params"),
+    BEST_JSON: ("number", "params"),
     FINAL_JSON: ("opened_at",),
 }
 

@@ -118,6 +118,10 @@ class RunOptions:
     sampler: str | None = option(
         "--sampler", "Optuna sampler (default tpe)", choices=SAMPLERS, study=True
     )
+    direction: str | None = option(
+        "--direction", "for a study without a metric (a plain Optuna script): the direction",
+        choices=("maximize", "minimize"), study=True,
+    )
     pruner: str | None = option(
         "--pruner", "early stopping on folds or epochs (default median)", choices=PRUNERS,
         study=True,

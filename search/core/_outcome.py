@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ class Outcome:
     """A trial's end: its state, its value (COMPLETE) or why it failed (FAIL)."""
 
     state: str
-    value: float | None = None
+    value: float | dict[str, float] | None = None
     error: str | None = None
     detail: str | None = None  # the traceback of a failure, for search.log
 
@@ -52,14 +53,35 @@ def run_objective(
 
 
 def outcome_of(value: Any) -> Outcome:
-    """COMPLETE with ``value`` as a float, or FAIL saying why it is not a usable score."""
+    """COMPLETE with ``value`` as a float (or a mapping of named floats), or FAIL saying why it
+    is not a usable score. Which names a study needs is the driver's to check."""
+    if isinstance(value, Mapping):
+        named = {}
+        for name, item in value.items():
+            number = _number(item)
+            if isinstance(number, str):
+                return Outcome(FAIL, error=f"objective returned {number} for {str(name)!r}")
+            named[str(name)] = number
+        return Outcome(COMPLETE, value=named)
+    if isinstance(value, (tuple, list)):
+        return Outcome(
+            FAIL,
+            error=f"objective returned a {type(value).__name__}; return one number, or a "
+            "mapping of named values for several objectives",
+        )
+    number = _number(value)
+    if isinstance(number, str):
+        return Outcome(FAIL, error=f"objective returned {number}")
+    return Outcome(COMPLETE, value=number)
+
+
+def _number(value: Any) -> float | str:
+    """``value`` as a finite float, or what it is instead."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return Outcome(FAIL, error=f"objective returned {type(value).__name__}, not a number")
-    if not math.isfinite(number):
-        return Outcome(FAIL, error=f"objective returned {number}")
-    return Outcome(COMPLETE, value=number)
+        return f"{type(value).__name__}, not a number"
+    return number if math.isfinite(number) else str(number)
 
 
 def failure(exc: BaseException) -> Outcome:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from search.core._channel import Setup
 from search.core._data import SplitData, load_and_split
 from search.core._errors import UserError
+from search.core._resolve import Components, resolve
 from search.core._study import Study
 from search.core._task import TrialTask
 from search.integrity._leaks import Finding, check_leaks
@@ -21,18 +22,7 @@ from search.integrity._stopping import NoiseStop
 from search.integrity._ties import Preference
 
 if TYPE_CHECKING:
-    from objectives import Metric, Objective
     from spaces import Space
-
-
-@dataclass(frozen=True, eq=False)
-class Components:
-    """The resolved space, objective and metric of a study, and its direction."""
-
-    space: Space
-    objective: Objective
-    metric: Metric | None
-    direction: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,48 +64,6 @@ class Prepared:
         return NoiseStop(seed=self.seed) if self.study.stop_below_noise else None
 
 
-def resolve(study: Study, base_dir: Path) -> Components:
-    """Resolve space, objective and metric; raise :class:`UserError` naming what is wrong."""
-    import spaces
-    from objectives import ObjectiveError, as_objective, get_metric
-
-    try:
-        space = _resolve_space(study.space, base_dir, spaces)
-    except spaces.SpaceError as exc:
-        raise UserError(f"space: {exc}") from None
-    try:
-        objective = as_objective(study.objective)
-        metric = get_metric(study.metric) if study.metric is not None else None
-    except ObjectiveError as exc:
-        raise UserError(f"objective: {exc}") from None
-    direction = metric.direction if metric is not None else study.direction
-    if metric is not None and study.direction not in (None, metric.direction):
-        raise UserError(
-            f"study: metric {metric.name} is to {metric.direction}, but direction is "
-            f"{study.direction!r}; drop direction"
-        )
-    if direction is None:
-        raise UserError("study: give a metric, or a direction for a plain function")
-    return Components(space=space, objective=objective, metric=metric, direction=direction)
-
-
-def _resolve_space(value: Any, base_dir: Path, spaces: Any) -> Space:
-    if isinstance(value, spaces.Space):
-        return value  # type: ignore[no-any-return]
-    if isinstance(value, dict):
-        return spaces.Space(value)  # type: ignore[no-any-return]
-    if isinstance(value, (str, Path)):
-        text = str(value)
-        if Path(text).suffix.lower() in (".yaml", ".yml", ".json"):
-            path = Path(text) if Path(text).is_absolute() else base_dir / text
-            return spaces.load(path)  # type: ignore[no-any-return]
-        return spaces.load(text)  # type: ignore[no-any-return]
-    raise UserError(
-        "study: space must be a spaces.Space, a mapping, a YAML/JSON file or a ready-made "
-        f"space name, but got {type(value).__name__}"
-    )
-
-
 def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -> Prepared:
     """Resolve, load and split the data, and check that the objective can use them.
 
@@ -129,13 +77,12 @@ def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -
     effective = study.seed if study.seed is not None else seed
     if effective is None:
         effective = secrets.randbelow(2**31)
+    _check_one_objective_options(study, parts)
     split = None
     if study.data is not None:
-        if parts.metric is None:
-            raise UserError("study: a study with data needs a metric")
-        split = load_and_split(
-            study.data, task=parts.metric.task, seed=effective, base_dir=base_dir
-        )
+        if parts.task is None:
+            raise UserError("study: a study with data needs a scoring metric (e.g. 'accuracy')")
+        split = load_and_split(study.data, task=parts.task, seed=effective, base_dir=base_dir)
     if study.stop_below_noise:
         from search.core._strategies import require
 
@@ -164,11 +111,26 @@ def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -
         parts=parts,
         seed=effective,
         split=split,
-        sampler=make_sampler(study.sampler, parts.space, effective),
-        pruner=make_pruner(study.pruner),
+        sampler=make_sampler(study.sampler, parts.space, effective, multi=parts.goals.multi),
+        pruner=make_pruner("none" if parts.goals.multi else study.pruner),
         prefer=_preference(study, parts.space),
         leaks=leaks,
     )
+
+
+def _check_one_objective_options(study: Study, parts: Components) -> None:
+    """Options that mean something for one objective only."""
+    if study.nested and len(parts.metrics) > 1:
+        raise UserError("study: nested scores one metric, and this study computes "
+                        f"{len(parts.metrics)} ({', '.join(m.name for m in parts.metrics)})")
+    if not parts.goals.multi:
+        return
+    for option in ("prefer", "nested", "stop_below_noise"):
+        if getattr(study, option):
+            raise UserError(
+                f"study: {option} needs one objective, and this study has "
+                f"{len(parts.goals.names)} ({', '.join(parts.goals.names)})"
+            )
 
 
 def _preference(study: Study, space: Space) -> Preference | None:

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from search.core._prepare import Prepared
 
 #: fields that must match for ``--resume`` to continue a study
-RESUME_KEYS = ("metric", "direction", "space", "objective", "data", "seed", "fingerprints")
+RESUME_KEYS = (
+    "metric", "direction", "directions", "constraints", "space", "objective", "data", "seed",
+    "fingerprints",
+)
 _PACKAGES = ("search", "optuna", "scikit-learn", "numpy", "pandas", "imbalanced-learn")
 
 
@@ -27,8 +30,11 @@ def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, 
         "name": study.name,
         "study_file": str(prep.study_file.resolve()) if prep.study_file else None,
         "study_file_sha256": file_sha256(prep.study_file) if prep.study_file else None,
-        "metric": parts.metric.name if parts.metric else None,
+        "metric": _metric_names(parts.metric),
         "direction": parts.direction,
+        **({"directions": dict(parts.goals.directions)} if parts.goals.multi else {}),
+        "constraints": [str(c) for c in parts.goals.constraints],
+        "pick": str(parts.goals.pick) if parts.goals.pick else None,
         "space": parts.space.to_dict(),
         "objective": parts.objective.describe(),
         "data": study.data.describe() if study.data else None,
@@ -49,6 +55,15 @@ def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, 
         "status": "running",
         "runs": [],
     }
+
+
+def _metric_names(metric: Any) -> Any:
+    """The metric's name, the names of several, or ``None`` for a plain function."""
+    if metric is None:
+        return None
+    if isinstance(metric, tuple):
+        return [m.name for m in metric]
+    return metric.name
 
 
 def versions() -> dict[str, str]:

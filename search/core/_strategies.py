@@ -13,14 +13,21 @@ if TYPE_CHECKING:
     from spaces import Space
 
 
-def make_sampler(name: str, space: Space, seed: int) -> optuna.samplers.BaseSampler:
-    """The sampler called ``name``, seeded with ``seed``."""
+def make_sampler(
+    name: str, space: Space, seed: int, *, multi: bool = False
+) -> optuna.samplers.BaseSampler:
+    """The sampler called ``name``, seeded with ``seed``; ``multi``: several objectives."""
     import optuna
 
     from spaces import SpaceError
 
     samplers = optuna.samplers
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if multi and name == "cmaes":
+        raise UserError(
+            "sampler cmaes: CMA-ES optimizes one objective; use tpe, nsga2, gp or random "
+            "for several"
+        )
     if name == "tpe":
         return samplers.TPESampler(seed=seed)
     if name == "random":
@@ -101,3 +108,20 @@ def require(module: str, what: str, extra: str | None = None) -> None:
     if importlib.util.find_spec(module) is None:
         hint = f"pip install 'search[{extra}]'" if extra else f"pip install {module}"
         raise UserError(f"{what} needs the {module} package: {hint}")
+
+
+def random_start(sampler: optuna.samplers.BaseSampler) -> tuple[str, int] | None:
+    """The sampler's name and how many trials it draws at random before it models anything,
+    or ``None`` for samplers that never model (random, grid, QMC) or start at once."""
+    counts = {
+        "TPESampler": "_n_startup_trials",
+        "GPSampler": "_n_startup_trials",
+        "NSGAIISampler": "population_size",
+    }
+    attribute = counts.get(type(sampler).__name__)
+    if attribute is None:
+        return None
+    count = getattr(sampler, attribute, None)
+    if not isinstance(count, int) or count <= 1:
+        return None
+    return type(sampler).__name__.removesuffix("Sampler"), count

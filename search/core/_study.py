@@ -25,6 +25,13 @@ class Study:
     ``sampler``, ``pruner``, ``backend``, ``workers``, per-trial resources, ``seed``) are
     defaults that command-line flags override.
 
+    Several objectives: ``directions`` maps each name an objective function returns to
+    ``"maximize"`` or ``"minimize"`` (a ready-made objective takes ``metric=[...]`` instead);
+    ``constraints`` maps a returned name to ``("<=", bound)`` or ``(">=", bound)``; ``pick`` says
+    which config the final evaluation opens the test for: ``"NAME"`` (the best on NAME among
+    the Pareto front) or ``"NAME where A <= x, B >= y"``. ``warm_start`` is a results folder or
+    an ``(Optuna storage URL, study name)`` pair whose finished trials join the history.
+
     Integrity options: ``prefer`` picks, among the configs statistically tied with the best,
     the one with the smallest (``"min:PARAM"``, or just ``"PARAM"``) or largest
     (``"max:PARAM"``) value of a parameter for the final evaluation; ``strict`` turns leak
@@ -34,10 +41,13 @@ class Study:
     """
 
     name: str
-    space: Any
-    objective: Any
+    space: Any = None
+    objective: Any = None
     metric: Any = None
     direction: str | None = None
+    directions: dict[str, str] | None = None
+    constraints: dict[str, Any] | None = None
+    pick: str | None = None
     data: Data | None = None
     trials: int = 50
     timeout: float | None = None
@@ -52,6 +62,7 @@ class Study:
     strict: bool = False
     stop_below_noise: bool = False
     nested: int | None = None
+    warm_start: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -59,6 +70,13 @@ class Study:
                 f"study: name must be letters, digits, '_', '.', '-' (a folder name), "
                 f"but got {self.name!r}"
             )
+        if self.objective is None:
+            raise UserError("study: give an objective (an estimator, an Objective or a function)")
+        self._check_run_options()
+        self._check_goals()
+        self._check_integrity()
+
+    def _check_run_options(self) -> None:
         _check_int("trials", self.trials, low=1)
         _check_int("workers", self.workers, low=1)
         if self.seed is not None:
@@ -70,16 +88,39 @@ class Study:
         _check_choice("sampler", self.sampler, SAMPLERS)
         _check_choice("pruner", self.pruner, PRUNERS)
         _check_choice("backend", self.backend, BACKENDS)
+
+    def _check_goals(self) -> None:
+        from search.core._goals import DIRECTIONS, Pick, parse_constraints
+
         if self.direction is not None:
-            _check_choice("direction", self.direction, ("maximize", "minimize"))
+            _check_choice("direction", self.direction, DIRECTIONS)
+        if self.directions is not None:
+            if not isinstance(self.directions, dict) or not self.directions:
+                raise UserError(
+                    "study: directions must be a mapping name -> 'maximize'|'minimize', e.g. "
+                    f"{{'accuracy': 'maximize', 'model_bytes': 'minimize'}}, but got "
+                    f"{self.directions!r}"
+                )
+            for name, direction in self.directions.items():
+                _check_choice(f"directions[{name!r}]", direction, DIRECTIONS)
+            if self.direction is not None:
+                raise UserError("study: give direction (one objective) or directions, not both")
         if self.data is not None and not isinstance(self.data, Data):
             raise UserError(
                 f"study: data must be a search.Data, but got {type(self.data).__name__}"
             )
         if self.data is not None and self.metric is None:
             raise UserError("study: a study with data needs a metric (e.g. metric='accuracy')")
-        if self.metric is None and self.direction is None:
-            raise UserError("study: give a metric, or a direction for a plain function")
+        if self.metric is None and self.direction is None and self.directions is None:
+            raise UserError("study: give a metric, or a direction (or directions) for a function")
+        parse_constraints(self.constraints)
+        if self.pick is not None:
+            try:
+                Pick.parse(self.pick)
+            except ValueError as exc:
+                raise UserError(f"study: {exc}") from None
+
+    def _check_integrity(self) -> None:
         if self.prefer is not None:
             from search.integrity._ties import Preference
 

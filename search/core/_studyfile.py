@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 import types
 from pathlib import Path
+from typing import Any
 
 from search.core._errors import UserError
 from search.core._study import Study
@@ -16,11 +18,14 @@ STUDY_MODULE = "_search_study_file"
 _OURS = ("search", "spaces", "objectives")
 
 
-def load_study_file(path: str | Path) -> Study:
-    """Run the Python file at ``path`` and return its module-level ``study``.
+def load_study_file(path: str | Path, **overrides: Any) -> Study:
+    """Run the Python file at ``path`` and return its module-level ``study``, with the run
+    options in ``overrides`` (``None`` values keep the file's).
 
-    Any exception while running the file is the user's: it becomes a :class:`UserError` naming
-    the file and line, so the command line exits 2 with one line instead of a traceback.
+    A plain Optuna script (a module-level ``objective(trial)`` and no ``study``) becomes a study
+    named after the file, with no data: ``--direction`` then says which way is better. Any
+    exception while running the file is the user's: it becomes a :class:`UserError` naming the
+    file and line, so the command line exits 2 with one line instead of a traceback.
     """
     file = Path(path)
     if not file.is_file():
@@ -47,12 +52,36 @@ def load_study_file(path: str | Path) -> Study:
         ) from None
     study = module.__dict__.get("study")
     if study is None:
-        raise UserError(f"{file}: defines no `study`; add `study = search.Study(...)`")
+        return _script_study(file, module.__dict__.get("objective"), overrides)
     if not isinstance(study, Study):
         raise UserError(
             f"{file}: `study` must be a search.Study, but it is a {type(study).__name__}"
         )
-    return study
+    return study.with_overrides(**overrides)
+
+
+def _script_study(file: Path, objective: Any, overrides: dict[str, Any]) -> Study:
+    """The study of a plain Optuna script: its ``objective(trial)``, named after the file."""
+    if not callable(objective):
+        raise UserError(
+            f"{file}: defines no `study` (and no `objective(trial)` function); add "
+            "`study = search.Study(...)`"
+        )
+    if overrides.get("direction") is None:
+        raise UserError(
+            f"{file}: defines objective(trial) and no study; give --direction maximize or "
+            "--direction minimize"
+        )
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", file.stem).lstrip("_.-") or "study"
+    from objectives import FunctionObjective
+
+    study = Study(name=name, objective=FunctionObjective(objective), direction="maximize")
+    print(
+        f"search: {file.name} defines objective(trial) and no study: it loads its own data, so "
+        "there is no sealed test and no final evaluation",
+        flush=True,
+    )
+    return study.with_overrides(**overrides)
 
 
 def _first_line(exc: BaseException) -> str:

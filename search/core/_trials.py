@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
+    from spaces import Space
+
 #: system attribute of a trial its run left unfinished
 ABANDONED = "search:abandoned"
 #: system attribute holding the sha256 of each file a trial kept, by path in its folder
@@ -21,14 +23,35 @@ FILES = "search:files"
 WORKER = "search:worker"
 
 
+#: system attribute of a trial taken from another study's history (``warm_start``)
+WARM = "search:warm_start"
+
+
 def counts_toward_budget(trial: FrozenTrial) -> bool:
-    """Every trial counts except those a run abandoned: their slots run again."""
-    return ABANDONED not in trial.system_attrs
+    """Every trial counts except those a run abandoned (their slots run again) and those a
+    warm start took from another study."""
+    return ABANDONED not in trial.system_attrs and WARM not in trial.system_attrs
+
+
+def own(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials this study ran (not those a warm start took from another)."""
+    return [t for t in trials if WARM not in t.system_attrs]
+
+
+def trial_config(space: Space, params: dict[str, Any]) -> dict[str, Any]:
+    """The config a trial ran with: declared parameters by their short names, and the ones the
+    objective suggested itself (define-by-run) by their own names."""
+    declared = set(space.paths())
+    config = space.config_from_params({k: v for k, v in params.items() if k in declared})
+    config.update({k: v for k, v in params.items() if k not in declared})
+    return config
 
 
 def best_trial(trials: Sequence[FrozenTrial], direction: str) -> FrozenTrial | None:
-    """The COMPLETE trial with the best value (lowest number on ties), or ``None``."""
-    done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+    """The study's own COMPLETE, feasible trial with the best value (lowest number on ties),
+    or ``None``."""
+    done = [t for t in own(trials) if t.state.name == "COMPLETE" and len(t.values or []) == 1]
+    done = [t for t in done if all(v <= 0 for v in t.constraints.values())]
     if not done:
         return None
     sign = -1.0 if direction == "maximize" else 1.0

@@ -140,7 +140,7 @@ def file_digests(folder: Path) -> dict[str, str]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest = hashlib.sha256()
         with open(path, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
+            while block := f.read(1 << 20):
                 digest.update(block)
         digests[path.relative_to(folder).as_posix()] = digest.hexdigest()
     return digests

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from optuna.trial import FrozenTrial
+    from collections.abc import Callable
 
-    from spaces import Space
+    from optuna.trial import FrozenTrial
 
 METHOD = "Nadeau-Bengio corrected resampled t-test (two-sided) on paired fold scores"
 ALPHA = 0.05
@@ -152,10 +152,11 @@ def comparable_trials(
 def selected_trial(
     best: FrozenTrial,
     trials: Sequence[FrozenTrial],
-    space: Space,
+    config_of: Callable[[FrozenTrial], dict[str, Any]],
     prefer: Preference | None,
 ) -> FrozenTrial:
-    """The trial the final evaluation uses: the best, or the preferred among the tied."""
+    """The trial the final evaluation uses: the best, or the preferred among the tied
+    (``config_of`` gives a trial's config, where the preferred parameter is read)."""
     if prefer is None:
         return best
     by_number = {t.number: t for t in trials}
@@ -163,7 +164,6 @@ def selected_trial(
     candidates = [best] + [by_number[tie.number] for tie in tied]
 
     def key(trial: FrozenTrial) -> Any:
-        config = space.config_from_params(trial.params)
-        return (*prefer.key(config), trial.number != best.number)
+        return (*prefer.key(config_of(trial)), trial.number != best.number)
 
     return min(candidates, key=key)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.core._observers import RunContext, RunObserver, TrialsFn
 from search.core._trials import best_trial
+from search.watching._progress import feasible
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -29,6 +30,7 @@ class LiveProgress(RunObserver):
 
         self.console = console or Console(highlight=False)
         self.direction = "minimize"
+        self.multi = False
         self.best: tuple[float, int] | None = None
         self.counts = {"PRUNED": 0, "FAIL": 0}
         self._progress: Any = None
@@ -51,7 +53,8 @@ class LiveProgress(RunObserver):
 
         study = context.prep.study
         self.direction = context.prep.parts.direction
-        best = best_trial(trials, self.direction)
+        self.multi = context.prep.parts.goals.multi
+        best = None if self.multi else best_trial(trials, self.direction)
         if best is not None and best.value is not None:
             self.best = (best.value, best.number)
         for t in trials:
@@ -88,8 +91,8 @@ class LiveProgress(RunObserver):
         self.done += 1
         if state in self.counts:
             self.counts[state] += 1
-        value = trial.value
-        if state == "COMPLETE" and value is not None and self._better(value):
+        value = trial.values[0] if trial.values and not self.multi else None
+        if value is not None and feasible(trial) and self._better(value):
             self.best = (value, trial.number)
             self.console.print(
                 f"trial {trial.number:>4} new best {value:.6g}  {_params(trial)}", markup=False
@@ -118,6 +121,7 @@ class LiveProgress(RunObserver):
 
     def _status(self) -> str:
         best = f"best {self.best[0]:.6g} (#{self.best[1]})" if self.best else "best -"
+        best = "" if self.multi else best
         return (
             f"{self._running} running  {self.counts['PRUNED']} pruned  "
             f"{self.counts['FAIL']} failed  {best}"

@@ -20,14 +20,16 @@ class ProgressPrinter(RunObserver):
         self.stream = stream or sys.stdout
         self.total = 0
         self.direction = "minimize"
+        self.multi = False
         self.done = 0
         self.best: tuple[float, int] | None = None
 
     def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
         self.total = context.prep.study.trials
         self.direction = context.prep.parts.direction
+        self.multi = context.prep.parts.goals.multi
         self.done = context.trials_done
-        best = best_trial(trials, self.direction)
+        best = None if self.multi else best_trial(trials, self.direction)
         if best is not None and best.value is not None:
             self.best = (best.value, best.number)
         if self.done >= self.total:
@@ -35,18 +37,22 @@ class ProgressPrinter(RunObserver):
 
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn | None = None) -> None:
         self.done += 1
-        value = trial.value
-        if trial.state.name == "COMPLETE" and value is not None and self._better(value):
-            self.best = (value, trial.number)
-        shown = f"{value:.6g}" if value is not None else "-"
-        best = f"best {self.best[0]:.6g} (#{self.best[1]})" if self.best else "best -"
+        values = trial.values or []
+        if not self.multi and values and feasible(trial) and self._better(values[0]):
+            self.best = (values[0], trial.number)
+        shown = ", ".join(f"{v:.6g}" for v in values) if values else "-"
+        if not feasible(trial):
+            shown += " (infeasible)"
+        best = "" if self.multi else (
+            f"  best {self.best[0]:.6g} (#{self.best[1]})" if self.best else "  best -"
+        )
         seconds = ""
         if trial.datetime_start and trial.datetime_complete:
             seconds = f"{(trial.datetime_complete - trial.datetime_start).total_seconds():.2f}s"
         error = trial.user_attrs.get("error")
         tail = f"  {error}" if trial.state.name == "FAIL" and error else ""
         self.stream.write(
-            f"trial {trial.number:>4} {trial.state.name:<8} {shown:>10}  {best}  {seconds:>7}"
+            f"trial {trial.number:>4} {trial.state.name:<8} {shown:>10}{best}  {seconds:>7}"
             f"  [{self.done}/{self.total}]{tail}\n"
         )
         self.stream.flush()
@@ -55,3 +61,8 @@ class ProgressPrinter(RunObserver):
         if self.best is None:
             return True
         return value > self.best[0] if self.direction == "maximize" else value < self.best[0]
+
+
+def feasible(trial: FrozenTrial) -> bool:
+    """Whether a trial meets every constraint it was given (one without any does)."""
+    return all(v <= 0 for v in trial.constraints.values())

@@ -12,24 +12,40 @@ from typing import Any
 
 from search.core._folder import FINAL_JSON, STORE_FILE, STUDY_JSON
 from search.watching._report_plots import Plots, plotly_js
-from search.watching._report_sections import failures, final, leaderboard, summary
+from search.watching._report_sections import (
+    failures,
+    final,
+    leaderboard,
+    pareto_table,
+    summary,
+)
 from search.watching._report_study import ReportStudy
 
 
 def render_page(study: ReportStudy) -> str:
     """The report of ``study`` as one HTML document."""
     plots = Plots(study)
-    sections = [
-        summary(study),
-        final(study),
-        plots.history(),
-        leaderboard(study),
-        plots.parallel(),
-        plots.importances(),
-        plots.slices(),
-        plots.curves(),
-        failures(study),
-    ]
+    if study.multi:
+        sections = [
+            summary(study),
+            final(study),
+            plots.pareto(),
+            pareto_table(study),
+            plots.histories(),
+            failures(study),
+        ]
+    else:
+        sections = [
+            summary(study),
+            final(study),
+            plots.history(),
+            leaderboard(study),
+            plots.parallel(),
+            plots.importances(),
+            plots.slices(),
+            plots.curves(),
+            failures(study),
+        ]
     body = "\n".join(s for s in sections if s)
     script = plotly_js() if plots.figures else ""
     name = html.escape(study.record["name"])

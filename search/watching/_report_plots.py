@@ -45,6 +45,41 @@ class Plots:
 
         return self._plot("Optimization history", draw, s.need(1))
 
+    def pareto(self) -> str:
+        """Several objectives: the trials in objective space, the Pareto front marked."""
+        s = self.study
+
+        def draw() -> str:
+            from optuna.visualization import plot_pareto_front
+
+            names = list(s.directions)
+            fig = plot_pareto_front(s.stored(), target_names=names)
+            return (
+                "<p>Each point is a complete trial; the Pareto front (configs no other beats on "
+                "every objective) is highlighted. Infeasible trials (a constraint broken) are "
+                "drawn apart.</p>" + self._figure(fig, height=520)
+            )
+
+        return self._plot("Pareto front", draw, s.need(1))
+
+    def histories(self) -> str:
+        """Several objectives: each objective's history."""
+        s = self.study
+
+        def draw() -> str:
+            from optuna.visualization import plot_optimization_history
+
+            parts = []
+            for i, name in enumerate(s.directions):
+                fig = plot_optimization_history(
+                    s.stored(), target=_objective(i), target_name=name
+                )
+                fig.update_layout(title=f"Optimization history: {name}")
+                parts.append(self._figure(fig, height=360))
+            return "".join(parts)
+
+        return self._plot("Optimization history", draw, s.need(1))
+
     def parallel(self) -> str:
         s = self.study
 
@@ -201,6 +236,15 @@ def _common_params(trials: Sequence[FrozenTrial]) -> list[str]:
     for t in trials[1:]:
         common &= set(t.params)
     return sorted(p for p in common if len({repr(t.params[p]) for t in trials}) > 1)
+
+
+def _objective(index: int) -> Callable[[FrozenTrial], float]:
+    """The value of objective ``index`` of a trial, for Optuna's plots of one target."""
+
+    def value(trial: FrozenTrial) -> float:
+        return float(trial.values[index])
+
+    return value
 
 
 def _in_memory(trials: Sequence[FrozenTrial], direction: str) -> optuna.Study:

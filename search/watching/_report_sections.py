@@ -33,12 +33,18 @@ def summary(study: ReportStudy) -> str:
     for t in study.trials:
         counts[t.state.name] = counts.get(t.state.name, 0) + 1
     shown = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) or "no trials"
-    best = best_trial(study.trials, study.direction)
-    best_line = (
-        "none yet" if best is None else f"trial {best.number}: {fmt(best.value)} {spread(best)}"
-    )
+    if study.multi:
+        front = (study.best or {}).get("pareto") or []
+        best_line = f"a Pareto front of {len(front)} configs"
+        goal = ", ".join(f"{name} ({d})" for name, d in study.directions.items())
+    else:
+        best = best_trial(study.trials, study.direction)
+        best_line = (
+            "none yet" if best is None else f"trial {best.number}: {fmt(best.values[0])} {spread(best)}"
+        )
+        goal = f"{study.metric} ({study.direction})"
     rows = [
-        ("metric", f"{study.metric} ({study.direction})"),
+        ("objectives" if study.multi else "metric", goal),
         ("trials", f"{shown} (budget {r.get('trials')})"),
         ("best", best_line),
         ("sampler / pruner", f"{r.get('sampler')} / {r.get('pruner')}"),
@@ -51,6 +57,25 @@ def summary(study: ReportStudy) -> str:
         ),
     ]
     return f"<h1>{html.escape(r['name'])}</h1>{key_values(rows)}"
+
+
+def pareto_table(study: ReportStudy) -> str:
+    """Several objectives: the configs on the Pareto front, the one evaluated marked."""
+    best = study.best or {}
+    front = best.get("pareto") or []
+    if not front:
+        return section("Pareto front configs", missing("no complete, feasible trial yet"))
+    names = list(study.directions)
+    selected = (best.get("selected") or {}).get("number")
+    rows = [
+        [str(p["number"]), "evaluated" if p["number"] == selected else "",
+         *(fmt(p["values"].get(n)) for n in names), html.escape(str(p["config"]))]
+        for p in front
+    ]
+    rule = (best.get("selected") or {}).get("rule", "")
+    head = ["trial", "", *(f"{n} ({d[:3]})" for n, d in study.directions.items()), "config"]
+    note = f"<p>The final evaluation uses the {html.escape(rule)}.</p>" if rule else ""
+    return section("Pareto front configs", note + table(head, rows))
 
 
 def final(study: ReportStudy) -> str:
@@ -90,6 +115,17 @@ def _final_values(f: dict[str, Any], direction: str, metric: str) -> str:
 def _test_metrics(f: dict[str, Any]) -> str:
     """The test metrics and, for a classifier, the per-class report."""
     parts = []
+    values = f.get("test_values") or {}
+    if values:
+        validation = f.get("validation_values") or {}
+        parts.append(
+            f"<h3>The study's values, validation and test (chosen by "
+            f"{html.escape(str(f.get('selected_by')))})</h3>"
+            + table(
+                ["value", "validation", "test"],
+                [[k, fmt(validation.get(k)), fmt(v)] for k, v in values.items()],
+            )
+        )
     metrics = f.get("test_metrics") or {}
     if metrics:
         parts.append(

@@ -32,8 +32,11 @@ class ReportStudy:
         self.trials = trials
         self.study = study
         self.direction: str = record["direction"]
-        self.metric: str = record.get("metric") or "value"
-        self.complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+        self.directions: dict[str, str] = record.get("directions") or {}
+        self.multi = bool(self.directions)  # several objectives: a Pareto front, no one best
+        metric = record.get("metric")
+        self.metric: str = (metric[0] if isinstance(metric, list) else metric) or "value"
+        self.complete = [t for t in trials if t.state.name == "COMPLETE" and t.values]
 
     def stored(self) -> optuna.Study:
         """The stored study; only asked for once :meth:`need` said there are trials."""
@@ -44,7 +47,7 @@ class ReportStudy:
     def ranked(self) -> list[FrozenTrial]:
         """The complete trials, best first (lowest number first on ties)."""
         sign = -1.0 if self.direction == "maximize" else 1.0
-        return sorted(self.complete, key=lambda t: (sign * float(t.value or 0.0), t.number))
+        return sorted(self.complete, key=lambda t: (sign * float(t.values[0]), t.number))
 
     def need(self, n: int) -> str | None:
         """Why a section needing ``n`` complete trials has nothing to show, or ``None``."""

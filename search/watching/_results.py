@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.core._folder import BEST_JSON, TRIALS_CSV, write_json
+from search.core._goals import Goals
 from search.core._observers import RunObserver, TrialsFn
-from search.core._trials import best_trial, duration, spread
+from search.core._pareto import chosen, named_values, pareto_front
+from search.core._trials import best_trial, duration, own, spread, trial_config
 from search.integrity._ties import ALPHA as TIE_ALPHA
 from search.integrity._ties import METHOD as TIE_METHOD
 from search.integrity._ties import (
@@ -38,34 +40,69 @@ def best_record(
     trial: FrozenTrial,
     trials: Sequence[FrozenTrial],
     space: Space,
-    direction: str,
+    goals: Goals,
     prefer: Preference | None = None,
 ) -> dict[str, Any]:
-    """``best.json``: the best trial, the configs tied with it, and the one to evaluate."""
+    """``best.json`` of one objective: the best trial, the configs tied with it, the one to
+    evaluate."""
     scores = fold_scores(trial)
+    trials = own(trials)
     record: dict[str, Any] = {
         "number": trial.number,
         "value": trial.value,
         "params": dict(trial.params),
-        "config": space.config_from_params(trial.params),
+        "config": trial_config(space, trial.params),
         "validation_scores": scores,
         "spread": spread(scores) if scores else spread([float(trial.value or 0.0)]),
         "interval_95": corrected_interval(scores),
         "duration_s": duration(trial),
     }
     record["ties"] = _ties(trial, trials, space)
-    chosen = selected_trial(trial, trials, space, prefer)
+    chosen_trial = selected_trial(trial, trials, lambda t: trial_config(space, t.params), prefer)
     rule = "best validation value"
     if prefer is not None:
         tied = len(record["ties"]["tied"])
         rule = f"prefer {prefer} among the best and {tied} tied configs"
     record["selected"] = {
-        "number": chosen.number,
-        "value": chosen.value,
-        "config": space.config_from_params(chosen.params),
+        "number": chosen_trial.number,
+        "value": chosen_trial.value,
+        "config": trial_config(space, chosen_trial.params),
         "rule": rule,
     }
     return record
+
+
+def pareto_record(
+    trials: Sequence[FrozenTrial], space: Space, goals: Goals
+) -> dict[str, Any] | None:
+    """``best.json`` of several objectives: the Pareto front and the point the final evaluation
+    uses (``None`` before a feasible trial completed)."""
+    picked = chosen(trials, goals)
+    if picked is None:
+        return None
+    trial, rule = picked
+
+    def point(t: FrozenTrial) -> dict[str, Any]:
+        return {
+            "number": t.number,
+            "values": named_values(t, goals),
+            "params": dict(t.params),
+            "config": trial_config(space, t.params),
+            "duration_s": duration(t),
+        }
+
+    selected = {**point(trial), "rule": rule}
+    front = [point(t) for t in pareto_front(trials, goals)]
+    return {
+        "objectives": dict(goals.directions),
+        "constraints": [str(c) for c in goals.constraints],
+        "number": trial.number,
+        "values": selected["values"],
+        "params": selected["params"],
+        "config": selected["config"],
+        "pareto": front,
+        "selected": selected,
+    }
 
 
 def _ties(best: FrozenTrial, trials: Sequence[FrozenTrial], space: Space) -> dict[str, Any]:
@@ -85,7 +122,7 @@ def _ties(best: FrozenTrial, trials: Sequence[FrozenTrial], space: Space) -> dic
                 "number": tie.number,
                 "value": tie.value,
                 "p_value": tie.p_value,
-                "config": space.config_from_params(by_number[tie.number].params),
+                "config": trial_config(space, by_number[tie.number].params),
             }
             for tie in sorted(ties, key=lambda tie: tie.p_value, reverse=True)
         ],
@@ -103,13 +140,13 @@ class ResultsWriter(RunObserver):
         self,
         directory: Path,
         space: Space,
-        direction: str,
+        goals: Goals,
         interval: float = 1.0,
         prefer: Preference | None = None,
     ):
         self.directory = directory
         self.space = space
-        self.direction = direction
+        self.goals = goals
         self.interval = interval
         self.prefer = prefer
         self._last = -math.inf
@@ -133,52 +170,84 @@ class ResultsWriter(RunObserver):
         when this one was slow, so that they never cost more than ``BUDGET`` of the run.
         """
         start = time.monotonic()
-        write_trials_csv(self.directory / TRIALS_CSV, trials, self.space, self.direction)
-        best = best_trial(trials, self.direction)
-        if best is not None:
-            record = best_record(best, trials, self.space, self.direction, self.prefer)
+        write_trials_csv(self.directory / TRIALS_CSV, trials, self.space, self.goals)
+        record = best_of(trials, self.space, self.goals, self.prefer)
+        if record is not None:
             write_json(self.directory / BEST_JSON, record)
         self._last = time.monotonic()
         self._wait = max(self.interval, (self._last - start) / self.BUDGET)
 
 
+def best_of(
+    trials: Sequence[FrozenTrial], space: Space, goals: Goals, prefer: Preference | None = None
+) -> dict[str, Any] | None:
+    """What ``best.json`` holds now, or ``None`` before a trial it could name completed."""
+    if goals.multi or goals.pick is not None:
+        return pareto_record(trials, space, goals)
+    best = best_trial(trials, goals.direction)
+    return None if best is None else best_record(best, trials, space, goals, prefer)
+
+
 def overfit_gap(trial: FrozenTrial, direction: str) -> float | None:
     """Training minus validation score, signed so that positive means memorising."""
     train = trial.user_attrs.get("train_score")
-    if train is None or trial.value is None:
+    if train is None or not trial.values:
         return None
-    gap = float(train) - float(trial.value)
+    gap = float(train) - float(trial.values[0])
     return gap if direction == "maximize" else -gap
 
 
 def write_trials_csv(
-    path: Path, trials: Sequence[FrozenTrial], space: Space, direction: str = "maximize"
+    path: Path, trials: Sequence[FrozenTrial], space: Space, goals: Goals
 ) -> None:
-    """One row a trial: number, state, value, duration, parameters, fold or step scores,
-    the training score and the overfitting gap (positive: training beats validation)."""
+    """One row a trial: number, state, value (one column an objective), duration, parameters
+    (declared ones first, then those the objective suggested itself), fold or step scores, the
+    training score and the overfitting gap (positive: training beats validation), the error;
+    ``feasible`` with constraints, ``warm_start`` for trials taken from another study."""
     shown = list(trials)
     n_folds = max((len(fold_scores(t)) for t in shown), default=0)
     n_steps = 0 if n_folds else max((len(t.intermediate_values) for t in shown), default=0)
-    params = space.paths()
-    header = ["number", "state", "value", "duration_s"]
-    header += [f"params_{p}" for p in params]
+    declared = space.paths()
+    params = declared + sorted({p for t in shown for p in t.params} - set(declared))
+    values = [f"value_{name}" for name in goals.names] if goals.multi else ["value"]
+    extra = (["feasible"] if goals.constraints else []) + (
+        ["warm_start"] if len(own(shown)) < len(shown) else []
+    )
+    header = ["number", "state", *values, "duration_s", *(f"params_{p}" for p in params)]
     header += [f"fold_{i}" for i in range(n_folds)] + [f"step_{i}" for i in range(n_steps)]
-    header += ["train_score", "overfit_gap", "error"]
+    header += ["train_score", "overfit_gap", "error", *extra]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for t in shown:
-            scores = fold_scores(t)
-            steps = [t.intermediate_values[s] for s in sorted(t.intermediate_values)][:n_steps]
-            row: list[Any] = [t.number, t.state.name, _cell(t.value), _cell(duration(t))]
-            row += [_cell(t.params.get(p)) for p in params]
-            row += [_cell(s) for s in scores] + [""] * (n_folds - len(scores))
-            row += [_cell(s) for s in steps] + [""] * (n_steps - len(steps))
-            row += [_cell(t.user_attrs.get("train_score")), _cell(overfit_gap(t, direction))]
-            row += [t.user_attrs.get("error", "")]
+            row = _row(t, goals, params, n_folds, n_steps)
+            if goals.constraints:
+                row.append(_cell(_feasible(t)))
+            if "warm_start" in extra:
+                row.append(t.user_attrs.get("warm_start", ""))
             writer.writerow(row)
     os.replace(tmp, path)
+
+
+def _row(t: FrozenTrial, goals: Goals, params: list[str], n_folds: int, n_steps: int) -> list[Any]:
+    scores = fold_scores(t)
+    steps = [t.intermediate_values[s] for s in sorted(t.intermediate_values)][:n_steps]
+    values = t.values if goals.multi else [t.value]
+    row: list[Any] = [t.number, t.state.name]
+    row += [_cell(v) for v in values] if values else [""] * len(goals.names)
+    row += [_cell(duration(t)), *(_cell(t.params.get(p)) for p in params)]
+    row += [_cell(s) for s in scores] + [""] * (n_folds - len(scores))
+    row += [_cell(s) for s in steps] + [""] * (n_steps - len(steps))
+    row += [_cell(t.user_attrs.get("train_score")), _cell(overfit_gap(t, goals.direction))]
+    row += [t.user_attrs.get("error", "")]
+    return row
+
+
+def _feasible(trial: FrozenTrial) -> bool | None:
+    if trial.state.name != "COMPLETE":
+        return None
+    return all(v <= 0 for v in trial.constraints.values())
 
 
 def _cell(value: Any) -> Any:

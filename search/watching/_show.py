@@ -30,9 +30,12 @@ def show(directory: Path) -> int:
     rows = _read_rows(directory / TRIALS_CSV)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.print(_heading(record, rows))
-    console.print(_leaderboard(rows, record["direction"], best))
-    if best is not None:
-        _print_best(console, best)
+    if record.get("directions"):
+        console.print(_pareto_table(record, best))
+    else:
+        console.print(_leaderboard(rows, record["direction"], best))
+        if best is not None:
+            _print_best(console, best)
     _print_outcomes(console, record)
     _print_final(console, final)
     return 0
@@ -76,6 +79,26 @@ def _leaderboard(rows: list[dict[str, Any]], direction: str, best: dict[str, Any
             _fmt(row["duration_s"]),
             *[_fmt(row[p]) for p in params],
         )
+    return table
+
+
+def _pareto_table(record: dict[str, Any], best: dict[str, Any] | None) -> Any:
+    """The Pareto front of a study with several objectives: ``*`` the point evaluated."""
+    from rich.table import Table
+
+    directions = record["directions"]
+    front = (best or {}).get("pareto") or []
+    selected = (best or {}).get("selected") or {}
+    rule = f"; * {selected['rule']}" if selected else ""
+    table = Table(title=f"Pareto front: {len(front)} configs{rule}")
+    table.add_column("#", justify="left")
+    for name, direction in directions.items():
+        table.add_column(f"{name} ({direction[:3]})", justify="right")
+    table.add_column("config", justify="left")
+    for point in front:
+        mark = "*" if point["number"] == selected.get("number") else " "
+        values = [_fmt(point["values"].get(name)) for name in directions]
+        table.add_row(f"{mark}{point['number']}", *values, str(point["config"]))
     return table
 
 
@@ -142,6 +165,13 @@ def _print_final(console: Any, final: dict[str, Any] | None) -> None:
         f"(validation {_fmt(final['validation_value'])}), trial {final['trial']}, "
         f"opened {final['opened_at']}"
     )
+    if final.get("test_values"):
+        validation = final.get("validation_values") or {}
+        shown = ", ".join(
+            f"{name} {_fmt(value)} (validation {_fmt(validation.get(name))})"
+            for name, value in final["test_values"].items()
+        )
+        console.print(f"final: on the test set: {shown}; chosen by {final['selected_by']}")
     gap = final.get("generalization_gap") or {}
     if gap:
         noise = gap.get("expected_noise")

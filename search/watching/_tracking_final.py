@@ -13,9 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from search.core._folder import FINAL_JSON, MODEL_DIR, REPORT_HTML, read_record
+from search.core._folder import BEST_JSON, FINAL_JSON, MODEL_DIR, REPORT_HTML, read_record
 from search.watching._tracking_client import log_batch, mlflow_client, now_ms
-from search.watching._tracking_records import KIND, PARENT, TRIAL, param_values
+from search.watching._tracking_records import KIND, MAX_TAG, PARENT, TRIAL, param_values
 
 
 def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[str, Any]) -> str:
@@ -55,6 +55,11 @@ def _final_metrics(record: dict[str, Any]) -> list[Any]:
     for name, value in (record.get("test_metrics") or {}).items():
         if isinstance(value, (int, float)) and math.isfinite(value):
             metrics.append(Metric(f"test_{name}", float(value), now, 0))
+    validation_values = record.get("validation_values") or {}
+    for name, value in (record.get("test_values") or {}).items():
+        metrics.append(Metric(f"test_{name}", float(value), now, 0))
+        if isinstance(validation_values.get(name), (int, float)):
+            metrics.append(Metric(f"validation_{name}", float(validation_values[name]), now, 0))
     validation, test = record.get("validation_value"), record.get("test_value")
     if isinstance(validation, (int, float)):
         metrics.append(Metric("validation_value", float(validation), now, 0))
@@ -69,7 +74,13 @@ def _final_metrics(record: dict[str, Any]) -> list[Any]:
 
 
 def log_report(uri: str, parent: dict[str, str], directory: Path) -> None:
-    """Attach the study's ``report.html``, as the run ends it, to the parent run."""
-    report = directory / REPORT_HTML
-    if report.is_file():
-        mlflow_client(uri).log_artifact(parent["parent_run_id"], str(report))
+    """Attach the study's ``report.html`` and ``best.json`` (with several objectives, its
+    Pareto front), as the run ends them, to the parent run."""
+    client = mlflow_client(uri)
+    for name in (REPORT_HTML, BEST_JSON):
+        if (directory / name).is_file():
+            client.log_artifact(parent["parent_run_id"], str(directory / name))
+    best = read_record(directory / BEST_JSON) if (directory / BEST_JSON).is_file() else {}
+    if best.get("pareto"):
+        numbers = ",".join(str(point["number"]) for point in best["pareto"])
+        client.set_tag(parent["parent_run_id"], "search.pareto_trials", numbers[:MAX_TAG])

@@ -66,6 +66,7 @@ class MlflowTracker(RunObserver):
         return tracker
 
     def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
+        self.names = context.prep.parts.goals.names
         ctx = multiprocessing.get_context("spawn")
         self._inbox, self._outbox = ctx.Queue(), ctx.Queue()
         self._inbox.cancel_join_thread()  # never hang at exit on a writer that died
@@ -78,12 +79,12 @@ class MlflowTracker(RunObserver):
         self._proc.start()
         if context.resumed:
             self._inbox.put(
-                ("backfill", [trial_record(t) for t in trials if t.state.is_finished()])
+                ("backfill", [trial_record(t, self.names) for t in trials if t.state.is_finished()])
             )
 
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn) -> None:
         if self._failed is None and self._proc is not None:
-            self._inbox.put(("trial", trial_record(trial)))
+            self._inbox.put(("trial", trial_record(trial, self.names)))
             self._sent += 1
             self._poll()
 

@@ -9,6 +9,7 @@ runs again after a crash; values are cut to MLflow's limits.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +29,15 @@ MAX_PARAM = 6000  # MLflow's limits on a param value and a tag value
 MAX_TAG = 8000
 
 
-def trial_record(trial: FrozenTrial) -> dict[str, Any]:
-    """What the writer needs of a finished trial: plain values, cheap to pickle."""
+def trial_record(trial: FrozenTrial, names: Sequence[str] = ("value",)) -> dict[str, Any]:
+    """What the writer needs of a finished trial: plain values, cheap to pickle; ``names``: the
+    study's objectives, in order."""
+    values = trial.values or []
     return {
         "number": trial.number,
         "state": trial.state.name,
-        "value": trial.value,
+        "value": values[0] if len(values) == 1 else None,
+        "values": dict(zip(names, values, strict=False)) if len(values) > 1 else {},
         "params": dict(trial.params),
         "steps": dict(trial.intermediate_values),
         "folds": fold_scores(trial),

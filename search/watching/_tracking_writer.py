@@ -264,6 +264,8 @@ def _trial_metrics(record: dict[str, Any], end: int) -> list[Any]:
     metrics = []
     if record["value"] is not None and math.isfinite(record["value"]):
         metrics.append(Metric("value", record["value"], end, 0))
+    for name, value in (record.get("values") or {}).items():  # several objectives
+        metrics.append(Metric(f"value_{name}", float(value), end, 0))
     if record["folds"]:
         metrics += [Metric("fold_score", s, end, i) for i, s in enumerate(record["folds"])]
     elif record["steps"]:

@@ -17,6 +17,7 @@ from objectives import (
     ObjectiveError,
     SklearnObjective,
     as_objective,
+    get_metrics,
 )
 from tests.objectives.conftest import predict_elsewhere
 
@@ -82,8 +83,7 @@ def test_numbers_of_any_kind_become_floats(make_trial):
 
 
 @pytest.mark.parametrize("returned, shown", [
-    ("0.9", "str"), ({"loss": 0.1}, "dict"), (None, "NoneType"), (True, "bool"),
-    ([0.1, 0.2], "list"),
+    ("0.9", "str"), (None, "NoneType"), (True, "bool"), (np.array([0.1, 0.2]), "ndarray"),
 ])
 def test_a_non_number_names_the_function(returned, shown, make_trial):
     def my_objective(config):
@@ -98,15 +98,51 @@ def test_a_non_number_names_the_function(returned, shown, make_trial):
     assert message.endswith("), not a number; return the validation score")
 
 
+def test_a_mapping_of_named_numbers_becomes_floats(make_trial):
+    def accurate_and_small(config):
+        return {"accuracy": np.float32(0.75), "model_bytes": 2048}
+
+    value, _ = _run(accurate_and_small, make_trial)
+    assert value == {"accuracy": 0.75, "model_bytes": 2048.0}
+    assert all(type(v) is float for v in value.values())  # type: ignore[union-attr]
+    metrics = get_metrics(["accuracy", "model_bytes"])
+    assert FunctionObjective(accurate_and_small).evaluate(dict(CONFIG), None, make_trial(),
+                                                          metrics) == value
+
+
+@pytest.mark.parametrize("returned, message", [
+    ({"accuracy": 0.9, "model_bytes": "big"},
+     "returned str ('big') for 'model_bytes', not a number; return a number for each name"),
+    ({"accuracy": None}, "returned NoneType (None) for 'accuracy', not a number"),
+    ({"accuracy": True}, "returned bool (True) for 'accuracy', not a number"),
+    ({1: 0.5}, "returned a mapping with the key 1 (int); name each value with a string"),
+    ({}, "returned an empty mapping; return a mapping of named values, e.g. "
+         "{'accuracy': ..., 'model_bytes': ...}"),
+    ((0.9, 2048), "returned a tuple; return a mapping of named values, e.g. "
+                  "{'accuracy': ..., 'model_bytes': ...}"),
+    ([0.9, 2048], "returned a list; return a mapping of named values, e.g. "),
+])
+def test_named_values_name_the_function_and_the_key(returned, message, make_trial):
+    def my_objective(config):
+        return returned
+
+    with pytest.raises(ObjectiveError) as info:
+        _run(my_objective, make_trial)
+    shown = str(info.value)
+    assert shown.startswith("objective ") and "\n" not in shown
+    assert "test_named_values_name_the_function_and_the_key.<locals>.my_objective " \
+           + message in shown
+
+
 def test_signatures_that_cannot_be_called(make_trial):
-    def optuna_style(trial):
+    def data_alone(data):
         return 0.0
 
     def four(a, b, c, d):
         return 0.0
 
-    objective = FunctionObjective(optuna_style)
-    with pytest.raises(ObjectiveError, match="optuna_style takes trial but not 'config'"):
+    objective = FunctionObjective(data_alone)
+    with pytest.raises(ObjectiveError, match="data_alone takes data but not 'config'"):
         objective.check(None, {}, None)
     with pytest.raises(ObjectiveError, match=r"four\(a, b, c, d\) must take its parameters by the "
                                              "names config, data, trial, or 1 to 3 positional"):
@@ -191,3 +227,17 @@ def test_as_objective():
         as_objective({"svm": SVC()})
     with pytest.raises(ObjectiveError, match="but got int"):
         as_objective(42)
+
+
+def test_optunas_objective_of_the_trial_alone_gets_the_handle():
+    from objectives._function import calling_convention
+    from tests.objectives.conftest import RecordingTrial
+
+    def objective(trial):
+        trial.set_attr("seen", trial.number)
+        return trial.number + 0.5
+
+    assert calling_convention(objective, ("config", "data", "trial"), "objective") == ("trial",)
+    handle = RecordingTrial(number=3)
+    assert FunctionObjective(objective).evaluate({}, None, handle, None) == 3.5
+    assert handle.attrs == {"seen": 3}

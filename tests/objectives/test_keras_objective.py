@@ -7,6 +7,7 @@ Training tests import TensorFlow (about 10 s) and are marked slow.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from objectives import (
     _nn_data,
     _nn_settings,
     get_metric,
+    get_metrics,
     load_model,
 )
 from tests.objectives.conftest import RecordingTrial, predict_elsewhere
@@ -127,6 +129,22 @@ def test_a_trial_that_trained_every_epoch_is_complete_whatever_the_pruner_says(w
     assert [step for step, _ in trial.reports] == [0, 1, 2]
     assert trial.asked == [1, 2]  # never after the last epoch
     assert value == max(score for _, score in trial.reports)
+
+
+@pytest.mark.slow
+def test_several_metrics_are_the_best_epoch_s_with_the_network_s_bytes(wine: DevData):
+    pytest.importorskip("tensorflow")
+    from objectives._keras import dense
+
+    trial = artifact_trial(None)
+    value = objective(epochs=2).evaluate(dict(SMALL), wine, trial,
+                                         get_metrics(["accuracy", "model_bytes"]))
+    assert list(value) == ["accuracy", "model_bytes"]
+    assert trial.attrs["fold_values"] == {name: [v] for name, v in value.items()}
+    assert [step for step, _ in trial.reports] == [0, 1]  # accuracy, every epoch
+    assert value["accuracy"] == max(score for _, score in trial.reports)
+    # every weight pickled as numpy arrays: the same bytes as a fresh network's of that shape
+    assert value["model_bytes"] == len(pickle.dumps(dense(SMALL, 13, 3).get_weights()))
 
 
 @pytest.mark.slow

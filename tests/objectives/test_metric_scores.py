@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from objectives import (
+    MEASURES,
     METRICS,
     Metric,
     ObjectiveError,
@@ -96,7 +97,7 @@ def test_unknown_metric_names_the_choices():
     message = str(info.value)
     assert message.startswith("unknown metric 'acuracy'")
     assert "did you mean 'accuracy'" in message
-    assert message.endswith("choose one of: " + ", ".join(METRICS))
+    assert message.endswith("choose one of: " + ", ".join(METRICS + MEASURES))
 
 
 def test_metric_is_a_validated_value_object():

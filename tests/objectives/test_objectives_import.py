@@ -26,6 +26,7 @@ def test_import_loads_no_heavy_module():
     code = (
         "import sys, objectives\n"
         "objectives.ObjectiveError, objectives.DevData, objectives.get_metric('f1')\n"
+        "objectives.get_metrics(['f1', 'model_bytes', 'fit_seconds'])\n"
         "objectives.TorchObjective(), objectives.KerasObjective(), objectives.load_model\n"
         "heavy = ('sklearn', 'pandas', 'optuna', 'ray', 'mlflow', 'scipy', 'torch',\n"
         "         'tensorflow', 'keras')\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import joblib
 import numpy as np
@@ -17,7 +18,15 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from objectives import DevData, ObjectiveError, Pruned, SklearnObjective, get_metric
+from objectives import (
+    DevData,
+    ObjectiveError,
+    Pruned,
+    SklearnObjective,
+    cv_splitter,
+    get_metric,
+    get_metrics,
+)
 from tests.objectives.conftest import predict_elsewhere
 
 BALANCED = get_metric("balanced_accuracy")
@@ -223,3 +232,63 @@ def test_dev_data_task_must_match_the_metric(diabetes):
     data = DevData(diabetes.X, diabetes.y, "regression")
     with pytest.raises(ObjectiveError, match="for regression, but metric accuracy"):
         SklearnObjective(LogisticRegression).check(data, {}, get_metric("accuracy"))
+
+
+# --- several metrics (a multi-objective study) --------------------------------------------------
+
+SEVERAL = ("accuracy", "roc_auc", "fit_seconds", "predict_seconds", "model_bytes")
+
+
+def test_several_metrics_are_each_the_mean_over_the_folds(cancer, make_trial, make_space):
+    objective = SklearnObjective(LogisticRegression, folds=3)
+    metrics = get_metrics(SEVERAL)
+    objective.check(cancer, make_space({}), metrics)
+    trial = make_trial(seed=2)
+    value = objective.evaluate({"C": 0.5}, cancer, trial, metrics)
+
+    per_fold = trial.attrs["fold_values"]
+    assert list(value) == list(per_fold) == list(SEVERAL)
+    assert all(type(v) is float for v in value.values())
+    assert all(len(values) == 3 for values in per_fold.values())
+    for name in SEVERAL:
+        assert value[name] == pytest.approx(np.mean(per_fold[name]))
+    assert 0.9 < value["accuracy"] <= 1.0 and 0.95 < value["roc_auc"] <= 1.0
+    assert all(v > 0 for v in per_fold["fit_seconds"] + per_fold["predict_seconds"])
+    # the bytes of a fold's final step, pickled: fold 1 fitted again by hand
+    train, _ = next(cv_splitter(cancer, 3, 2).split(cancer.X, cancer.y))
+    fold_model = objective.fit_final({"C": 0.5}, cancer.subset(train), seed=2)
+    assert per_fold["model_bytes"][0] == len(pickle.dumps(fold_model.steps[-1][1]))
+    assert per_fold["model_bytes"][0] < len(pickle.dumps(fold_model))  # not the preprocessing
+
+    # the first scoring metric leads: fold_scores, the running means reported, the questions
+    assert trial.attrs["fold_scores"] == per_fold["accuracy"]
+    assert [v for _, v in trial.reports] == pytest.approx(
+        [np.mean(per_fold["accuracy"][: i + 1]) for i in range(3)])
+    assert trial.asked == [1, 2]
+    json.dumps(trial.attrs)
+    # each scoring metric is what a study of that metric alone gets
+    alone = make_trial(seed=2)
+    assert objective.evaluate({"C": 0.5}, cancer, alone, get_metric("roc_auc")) == \
+        pytest.approx(value["roc_auc"], abs=1e-12)
+    assert "fold_values" not in alone.attrs
+
+
+def test_a_multi_objective_trial_is_pruned_on_its_first_scoring_metric(iris, make_trial):
+    trial = make_trial(prune_after=0)
+    metrics = get_metrics(["model_bytes", "balanced_accuracy", "f1"])
+    with pytest.raises(Pruned, match="after fold 1 of 4"):
+        SklearnObjective(LogisticRegression, folds=4).evaluate({}, iris, trial, metrics)
+    assert trial.asked == [1]
+    assert trial.reports == [(0, trial.attrs["fold_values"]["balanced_accuracy"][0])]
+    assert {name: len(v) for name, v in trial.attrs["fold_values"].items()} == {
+        "model_bytes": 1, "balanced_accuracy": 1, "f1": 1}
+
+
+def test_check_holds_each_metric_against_the_estimator(diabetes, make_space):
+    several = get_metrics(["r2", "mae", "model_bytes"])
+    SklearnObjective(Ridge).check(diabetes, make_space({}), several)
+    with pytest.raises(ObjectiveError, match="metric r2 is for regression, but "
+                                             "LogisticRegression is a classifier"):
+        SklearnObjective(LogisticRegression).check(diabetes, make_space({}), several)
+    with pytest.raises(ObjectiveError, match="cost measures alone"):
+        SklearnObjective(Ridge).check(diabetes, make_space({}), ("model_bytes",))

@@ -4,6 +4,7 @@ exports that load back, clear failures of the user's factory, and the device dec
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from objectives import (  # noqa: E402
     _nn_data,
     _nn_settings,
     get_metric,
+    get_metrics,
     load_model,
 )
 from objectives._torch import load_network, mlp  # noqa: E402
@@ -131,6 +133,49 @@ def test_folds_report_each_fold_on_its_own_steps(iris: DevData):
     assert [step for step, _ in trial.reports] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert len(trial.attrs["fold_scores"]) == 3
     assert value == pytest.approx(np.mean(trial.attrs["fold_scores"]))
+
+
+# --- several metrics (a multi-objective study) --------------------------------------------------
+
+SEVERAL = ("accuracy", "log_loss", "fit_seconds", "predict_seconds", "model_bytes")
+
+
+def test_several_metrics_are_the_best_epoch_s_with_the_cost_measures(wine: DevData,
+                                                                     trial_dir: Path):
+    config = {**SMALL, "batch_norm": True}
+    obj = objective(epochs=3, final="best_trial")
+    trial = artifact_trial(trial_dir)
+    value = obj.evaluate(dict(config), wine, trial, get_metrics(SEVERAL))
+    assert list(value) == list(SEVERAL) and all(type(v) is float for v in value.values())
+    assert trial.attrs["fold_values"] == {name: [v] for name, v in value.items()}
+    assert "fold_scores" not in trial.attrs  # a holdout, as with one metric
+    # accuracy leads: reported every epoch, and its best epoch is the one measured
+    assert [step for step, _ in trial.reports] == [0, 1, 2]
+    assert value["accuracy"] == max(score for _, score in trial.reports)
+    model = obj.fit_final(dict(config), wine, 0, trial_dir=trial_dir)  # the best epoch's
+    _, valid = holdout_rows(wine)
+    for name in ("accuracy", "log_loss"):
+        restored = get_metric(name).score(model, wine.X.iloc[valid], wine.y[valid],
+                                          classes=wine.classes)
+        assert restored == pytest.approx(value[name], rel=1e-5)
+    # the pickled weights and state (BatchNorm's statistics too), as numpy arrays
+    state = model.network_state()
+    assert set(state) == set(mlp(config, 13, 3).state_dict())
+    assert all(isinstance(array, np.ndarray) for array in state.values())
+    assert value["model_bytes"] == len(pickle.dumps(state))
+    assert value["fit_seconds"] > 0 and value["predict_seconds"] > 0
+
+
+def test_several_metrics_over_folds_are_the_folds_means(wine: DevData):
+    trial = artifact_trial(None)
+    value = objective(epochs=2, folds=2).evaluate(dict(SMALL), wine, trial,
+                                                  get_metrics(["accuracy", "model_bytes"]))
+    per_fold = trial.attrs["fold_values"]
+    assert {name: len(v) for name, v in per_fold.items()} == {"accuracy": 2, "model_bytes": 2}
+    assert trial.attrs["fold_scores"] == per_fold["accuracy"]
+    assert value == {name: pytest.approx(np.mean(v)) for name, v in per_fold.items()}
+    assert [step for step, _ in trial.reports] == [0, 1, 2, 3]
+    assert per_fold["model_bytes"][0] == per_fold["model_bytes"][1] > 4 * (13 * 16 + 16 * 3)
 
 
 # --- data: scaling, tasks -----------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_a_results_file_that_is_not_an_object_is_one_line_naming_it(folder, tmp_
     assert not (folder / "report.html").exists()
 
 
-@pytest.mark.parametrize("name, key", [("study.json", "direction"), ("best.json", "value")])
+@pytest.mark.parametrize("name, key", [("study.json", "direction"), ("best.json", "params")])
 def test_a_results_file_without_a_key_it_needs_is_one_line_naming_it(folder, tmp_path, name, key):
     record = json.loads((folder / name).read_text(encoding="utf-8"))
     del record[key]

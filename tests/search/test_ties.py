@@ -8,6 +8,7 @@ import optuna
 import pytest
 from scipy import stats
 
+from search.core._goals import Goals
 from search.integrity._ties import (
     Preference,
     corrected_interval,
@@ -115,10 +116,14 @@ def test_prefer_picks_the_cheapest_tied_config_and_best_json_says_so():
     for number, t in enumerate(trials):
         t.number = number
     best = trials[0]
-    chosen = selected_trial(best, trials, space, Preference.parse("min:n"))
+    def config_of(trial):
+        return space.config_from_params(trial.params)
+
+    chosen = selected_trial(best, trials, config_of, Preference.parse("min:n"))
     assert chosen.number == 1
-    assert selected_trial(best, trials, space, None).number == 0
-    record = best_record(best, trials, space, "maximize", Preference.parse("n"))
+    assert selected_trial(best, trials, config_of, None).number == 0
+    goals = Goals({"value": "maximize"})
+    record = best_record(best, trials, space, goals, Preference.parse("n"))
     assert [t["number"] for t in record["ties"]["tied"]] == [1]
     assert record["ties"]["compared"] == 2
     assert record["selected"]["number"] == 1

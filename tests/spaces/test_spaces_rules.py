@@ -173,7 +173,7 @@ RULES: list[tuple[str, Any, str]] = [
         "missing key 'high' for type float; it needs: high, low, type.",
     ),
     ("form-missing-value", {"type": "constant"}, "missing key 'value' for type constant"),
-    ("form-bare-list", ["a", "b"], "for a choice write {type: categorical, choices: ['a', 'b']}"),
+    ("form-empty-list", [], "an empty list offers nothing to choose; give one or more values."),
     ("form-other", {1, 2}, "a parameter must be a mapping with a `type`"),
 ]
 

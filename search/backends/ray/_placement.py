@@ -83,7 +83,7 @@ class RayPlacement:
         if self._setup is None:
             self._setup = ray.put(setup)  # once: every actor reads it from the object store
         token = secrets.token_hex(16)
-        actor = self._actor.remote()
+        actor: Any = self._actor.remote()
         done = actor.serve.remote(self.address, self._authkey, token, self._setup)
         link = RayLink(actor, done)
         self._waiting[token] = link

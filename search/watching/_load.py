@@ -1,0 +1,295 @@
+"""``search.load("RESULTS/NAME")``: a study's results in Python, read-only and lazy.
+
+:class:`StudyResults` is a view of a study folder. Making one only checks that the folder holds
+a ``study.json``; each attribute reads its file when asked, every time it is asked, so a view of
+a running study follows the run. Nothing is ever written: the results files are read with
+:func:`~search.core._folder.read_record` / :func:`~search.core._folder.read_json` (a corrupt one
+is a one-line :class:`UserError` naming it) and the journal with
+:func:`~search.core._store.read_store`, which refuses to write.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.core._errors import UserError
+from search.core._folder import (
+    BEST_JSON,
+    FINAL_JSON,
+    MODEL_DIR,
+    REQUIRED,
+    STORE_FILE,
+    STUDY_JSON,
+    TRIALS_CSV,
+    read_json,
+    read_record,
+)
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+#: the columns of an empty ``trials.csv`` (before the run wrote its first one)
+BASE_COLUMNS = ("number", "state", "value", "duration_s")
+
+
+def load(path: str | os.PathLike[str]) -> StudyResults:
+    """A read-only, lazy view of the study folder ``path`` (``RESULTS/NAME``).
+
+    Nothing is read until an attribute asks for it, and nothing is ever written, so it is safe
+    on a study that is running. A folder that is not a study is a :class:`UserError`.
+
+    >>> study = search.load("results/breast_cancer")  # doctest: +SKIP
+    >>> study.trials.sort_values("value", ascending=False).head()  # doctest: +SKIP
+    """
+    return StudyResults(path)
+
+
+class StudyResults:
+    """The results of one study, read from its folder on demand; see :func:`load`.
+
+    Attributes read their file at each access (``trials.csv``, ``best.json``, ``final.json``,
+    ``study.json``); keep the value in a variable to reuse it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        directory = Path(path)
+        if not (directory / STUDY_JSON).is_file():
+            raise UserError(_not_a_study(directory))
+        self._directory = directory
+
+    @property
+    def directory(self) -> Path:
+        """The study folder."""
+        return self._directory
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """``study.json``: name, metric, direction (or ``directions``), space, seed, backend,
+        data fingerprints, versions, command, times, status."""
+        return _study_record(self._directory / STUDY_JSON)
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether the study has several objectives (``study.json`` holds ``directions``)."""
+        return _is_multi(self.record)
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """``trials.csv`` as a DataFrame: one row a trial, the file's columns (``number``,
+        ``state``, ``value``, ``duration_s``, ``params_<path>``, ``fold_<i>`` or ``step_<i>``,
+        ``train_score``, ``overfit_gap``, ``error``); empty cells are NaN.
+
+        A run rewrites ``trials.csv`` from its store as trials finish, at most once a second
+        (less often when the study is large) and once more at the end: the view of a running
+        study lags the store by up to that interval. :meth:`optuna_study` reads the store itself.
+        Before the first rewrite the frame is empty, with the columns ``number``, ``state``,
+        ``value``, ``duration_s``.
+        """
+        return _read_trials(self._directory / TRIALS_CSV)
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """``best.json``, or ``None`` before any trial completed.
+
+        One objective: ``number``, ``value``, ``params``, ``config``, the fold scores, their
+        spread and interval, the tied configs and the config ``selected`` for the final
+        evaluation. Several objectives: ``pareto`` and ``selected`` (see :attr:`pareto`).
+        Like :attr:`trials`, it is rewritten as trials finish and lags a running study.
+        """
+        path = self._directory / BEST_JSON
+        if not path.is_file():
+            return None
+        if self.multi_objective:
+            return _checked(path, read_json(path), ("pareto",))
+        return read_record(path)
+
+    @property
+    def pareto(self) -> list[dict[str, Any]]:
+        """The Pareto front of a study with several objectives: a list of dicts, one a
+        non-dominated trial, each with ``number``, ``values`` (objective name → value),
+        ``params`` and ``config``; an empty list before any trial completed.
+
+        ``pandas.json_normalize(study.pareto)`` makes it a table. A study with one objective
+        has no front: asking for one is a :class:`UserError` (use :attr:`best`).
+        """
+        record = self.record
+        if not _is_multi(record):
+            raise UserError(
+                f"{self._directory}: the study has one objective ({record.get('metric')}, "
+                f"{record.get('direction')}), so it has no Pareto front; use .best"
+            )
+        best = self.best
+        return [] if best is None else list(best["pareto"])
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        """``final.json``, or ``None`` while the test set is sealed.
+
+        Its existence means the test set was opened; ``status`` is ``"evaluated"`` once the
+        test metrics were recorded (``test_value``, ``test_metrics``, ``generalization_gap``).
+        """
+        path = self._directory / FINAL_JSON
+        return read_record(path) if path.is_file() else None
+
+    def optuna_study(self) -> optuna.Study:
+        """The study in the journal (``study.journal``) as an :class:`optuna.Study`, read-only,
+        for :mod:`optuna.visualization` and Optuna's own analysis.
+
+        It reads the store as it grows (a running study's newest trials included). Anything
+        that would write (``optimize``, ``ask``, ``tell``, ``set_user_attr``) raises
+        :class:`~search.core._store.ReadOnlyStore`: only the run's driver writes the store.
+        """
+        import optuna
+
+        from search.core._store import read_store
+
+        path = self._directory / STORE_FILE
+        name = self.record["name"]
+        if not path.is_file():
+            raise UserError(f"{path}: missing; the study has no store yet (no trial has started)")
+        try:
+            return optuna.load_study(study_name=name, storage=read_store(path))
+        except KeyError:
+            raise UserError(f"{path}: holds no study named {name!r} yet") from None
+
+    def model(self) -> Any:
+        """The final model, fitted on all development data by the final evaluation, loaded
+        with its own library (:func:`objectives.load_model`: scikit-learn's ``model.joblib``,
+        or a network's folder behind its preprocessing), ready to ``predict``.
+
+        Loading unpickles files of the study folder: load only folders you trust. Before the
+        final evaluation, when it recorded no result, or for a study with no data, it is a
+        :class:`UserError`.
+        """
+        folder = self._directory / MODEL_DIR
+        final = self.final
+        if final is None and self.record.get("fingerprints") is None:
+            raise UserError(
+                f"{self._directory}: the study has no data, so it has no test set and no "
+                "final model"
+            )
+        if final is None:
+            raise UserError(
+                f"{self._directory}: no final model yet: the test set is still sealed; "
+                f"`python -m search final {self._directory}` fits and evaluates it"
+            )
+        if final.get("status") != "evaluated" or not folder.is_dir():
+            raise UserError(
+                f"{self._directory / FINAL_JSON}: the test set was opened at "
+                f"{final.get('opened_at')} but the final evaluation recorded no model"
+            )
+        return _load_model(folder)
+
+    def __repr__(self) -> str:
+        try:
+            summary = _summary(self)
+        except UserError as exc:
+            summary = f"at {self._directory}: unreadable: {exc}"
+        return f"<StudyResults {summary}>"
+
+
+def _summary(results: StudyResults) -> str:
+    """``'name' at DIR: 5 COMPLETE, 1 PRUNED; best accuracy 0.97 (trial 3); test sealed``."""
+    record = results.record
+    states = _state_counts(results.directory / TRIALS_CSV)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
+    best = results.best
+    if best is None:
+        top = "no best yet"
+    elif _is_multi(record):
+        top = f"{len(best['pareto'])} on the Pareto front of {', '.join(record['directions'])}"
+    else:
+        top = f"best {record.get('metric') or 'value'} {best['value']:.6g} (trial {best['number']})"
+    final = results.final
+    if final is None:
+        test = "test sealed"
+    elif final.get("status") == "evaluated" and isinstance(final.get("test_value"), int | float):
+        test = f"test opened: {final.get('metric')} {final['test_value']:.6g}"
+    else:
+        test = "test opened, no result recorded"
+    return f"{record['name']!r} at {results.directory}: {counts}; {top}; {test}"
+
+
+def _not_a_study(directory: Path) -> str:
+    """Why ``directory`` is not a study folder, naming the studies under it if it holds some."""
+    if not directory.exists():
+        return f"{directory}: no such folder; give a study folder RESULTS/NAME"
+    if not directory.is_dir():
+        return f"{directory}: a file, not a study folder RESULTS/NAME"
+    try:
+        studies = sorted(p.name for p in directory.iterdir() if (p / STUDY_JSON).is_file())
+    except OSError:
+        studies = []
+    under = f"; the studies under it: {', '.join(studies)}" if studies else ""
+    return f"{directory}: not a study folder (no {STUDY_JSON}){under}"
+
+
+def _study_record(path: Path) -> dict[str, Any]:
+    """``study.json``; a study with several objectives records ``directions`` (a mapping of
+    objective name to direction) where a study with one records ``direction``."""
+    value = read_json(path)
+    if not _is_multi(value):
+        return read_record(path)
+    required = [key for key in REQUIRED[STUDY_JSON] if key != "direction"]
+    return _checked(path, value, (*required, "directions"))
+
+
+def _is_multi(record: Any) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("directions"), dict)
+
+
+def _checked(path: Path, value: Any, required: tuple[str, ...]) -> dict[str, Any]:
+    """``value`` read from ``path``, an object with the keys ``required``, or a UserError."""
+    if not isinstance(value, dict):
+        raise UserError(
+            f"{path}: holds a JSON {type(value).__name__}, not an object; the file is corrupt"
+        )
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise UserError(f"{path}: has no {', '.join(missing)}; the file is corrupt")
+    return value
+
+
+def _read_trials(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    if not path.is_file():
+        return pd.DataFrame(columns=list(BASE_COLUMNS))
+    try:
+        # Only an empty cell (or nan) is missing: a categorical choice "NA" or "None" stays text.
+        return pd.read_csv(path, keep_default_na=False, na_values=["", "nan", "NaN"])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not a readable CSV ({why}); the file is corrupt") from None
+
+
+def _state_counts(path: Path) -> dict[str, int]:
+    """Trials by state, from ``trials.csv`` (without pandas: a repr should be cheap)."""
+    if not path.is_file():
+        return {}
+    counts: dict[str, int] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                state = row.get("state") or "?"
+                counts[state] = counts.get(state, 0) + 1
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a readable CSV ({exc}); the file is corrupt") from None
+    return counts
+
+
+def _load_model(folder: Path) -> Any:
+    from objectives import ObjectiveError, load_model
+
+    try:
+        return load_model(folder)
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"{folder}: incomplete, {Path(exc.filename or '').name} is missing"
+        ) from None
+    except ObjectiveError as exc:
+        raise UserError(str(exc)) from None
