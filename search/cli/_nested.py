@@ -16,7 +16,7 @@ from search.core._errors import RunError, UserError
 from search.core._folder import NESTED_JSON, write_json
 from search.core._pool import WorkerPool
 from search.core._record import update_record
-from search.core._strategies import make_pruner, make_sampler
+from search.core._strategies import make_pruner
 from search.core._trials import best_trial
 from search.integrity._nested import InnerBest, nested_cv
 
@@ -42,7 +42,7 @@ def run_nested(
 
         opt = optuna.create_study(
             direction=parts.direction,  # type: ignore[arg-type]
-            sampler=make_sampler(study.sampler, parts.space, prep.seed + 1 + index),
+            sampler=prep.make_sampler(prep.seed + 1 + index),
             pruner=make_pruner(study.pruner),
         )
         defaults = parts.space.default_params()

@@ -16,7 +16,7 @@ from typing import Any
 
 from search.core._errors import UserError
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
+SAMPLERS = ("auto", "tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
 PRUNERS = ("median", "successive_halving", "hyperband", "median_stopping", "none")
 BACKENDS = ("local", "ray")
 DEFAULT_MAX_RETRIES = 2
@@ -116,7 +116,7 @@ class RunOptions:
         parse=NON_NEGATIVE_INT, metavar="N",
     )
     sampler: str | None = option(
-        "--sampler", "Optuna sampler (default tpe)", choices=SAMPLERS, study=True
+        "--sampler", "Optuna sampler (default auto: chosen for the study, see README)", choices=SAMPLERS, study=True
     )
     direction: str | None = option(
         "--direction", "for a study without a metric (a plain Optuna script): the direction",

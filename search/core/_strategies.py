@@ -14,9 +14,15 @@ if TYPE_CHECKING:
 
 
 def make_sampler(
-    name: str, space: Space, seed: int, *, multi: bool = False
+    name: str,
+    space: Space,
+    seed: int,
+    *,
+    multi: bool = False,
+    settings: dict[str, bool] | None = None,
 ) -> optuna.samplers.BaseSampler:
-    """The sampler called ``name``, seeded with ``seed``; ``multi``: several objectives."""
+    """The sampler called ``name``, seeded with ``seed``; ``multi``: several objectives;
+    ``settings``: TPE's keyword arguments that ``auto`` chose (multivariate, group, liar)."""
     import optuna
 
     from spaces import SpaceError
@@ -29,7 +35,13 @@ def make_sampler(
             "for several"
         )
     if name == "tpe":
-        return samplers.TPESampler(seed=seed)
+        chosen = settings or {}
+        return samplers.TPESampler(
+            seed=seed,
+            multivariate=chosen.get("multivariate", False),
+            group=chosen.get("group", False),
+            constant_liar=chosen.get("constant_liar", False),
+        )
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":

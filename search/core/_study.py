@@ -51,7 +51,7 @@ class Study:
     data: Data | None = None
     trials: int = 50
     timeout: float | None = None
-    sampler: str = "tpe"
+    sampler: str = "auto"
     pruner: str = "median"
     backend: str = "local"
     workers: int = 1

@@ -189,7 +189,7 @@ def test_the_parent_run_holds_the_study(served):
     assert params["data.development.sha256"] == fingerprints["development"]["sha256"]
     assert params["data.test.shape"] == "23x4"
     assert tags["version.optuna"] == record["versions"]["optuna"]
-    assert tags["sampler"] == "tpe" and tags["trials"] == "5"
+    assert tags["sampler"] == "gp (auto)" and tags["trials"] == "5"  # one numeric parameter
 
     best = json.loads((folder / "best.json").read_text())
     history = api(
