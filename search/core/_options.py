@@ -17,7 +17,7 @@ from typing import Any
 from search.core._errors import UserError
 
 SAMPLERS = ("auto", "tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
-PRUNERS = ("median", "successive_halving", "hyperband", "median_stopping", "none")
+PRUNERS = ("auto", "racing", "median", "successive_halving", "hyperband", "median_stopping", "none")
 BACKENDS = ("local", "ray")
 DEFAULT_MAX_RETRIES = 2
 
@@ -123,7 +123,8 @@ class RunOptions:
         choices=("maximize", "minimize"), study=True,
     )
     pruner: str | None = option(
-        "--pruner", "early stopping on folds or epochs (default median)", choices=PRUNERS,
+        "--pruner", "early stopping on folds or epochs (default auto: racing on folds, "
+        "successive halving on epochs)", choices=PRUNERS,
         study=True,
     )
     results: Path = option(

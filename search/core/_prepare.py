@@ -129,11 +129,20 @@ def prepare(
         split=split,
         sampler=make_sampler(choice.chosen, parts.space, effective, multi=parts.goals.multi,
                              settings=choice.settings),
-        pruner=make_pruner("none" if parts.goals.multi else study.pruner),
+        pruner=make_pruner("none" if parts.goals.multi else study.pruner, steps_of(parts)),
         prefer=_preference(study, parts.space),
         leaks=leaks,
         choice=choice,
     )
+
+
+def steps_of(parts: Components) -> str | None:
+    """What the objective's steps are: ``"epochs"`` (a network), ``"folds"`` (a scikit-learn
+    objective's cross-validation) or ``None`` (the user's own function)."""
+    kinds = {cls.__name__ for cls in type(parts.objective).__mro__}
+    if "NetworkObjective" in kinds:
+        return "epochs"
+    return "folds" if "SklearnObjective" in kinds else None
 
 
 def _sampler_choice(study: Study, parts: Components, recorded: Any) -> SamplerChoice:

@@ -98,11 +98,19 @@ def _AskTellGridSampler(grid: dict[str, Any], seed: int) -> optuna.samplers.Base
     return _grid_sampler_class()(grid, seed=seed)  # type: ignore[no-any-return]
 
 
-def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """The pruner called ``name``; steps are folds or epochs."""
+def make_pruner(name: str, steps: str | None = None) -> optuna.pruners.BasePruner:
+    """The pruner called ``name``; ``steps`` says what a step is (``"folds"``, ``"epochs"``, or
+    ``None`` when unknown), from which ``auto`` picks: racing for folds, successive halving
+    for epochs, the median pruner otherwise."""
     import optuna
 
     pruners = optuna.pruners
+    if name == "auto":
+        name = {"folds": "racing", "epochs": "successive_halving"}.get(steps or "", "median")
+    if name == "racing":
+        from search.integrity._racing import RacingPruner
+
+        return RacingPruner()
     if name in ("median", "median_stopping"):  # Optuna's median pruner: median stopping
         return pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     if name == "successive_halving":

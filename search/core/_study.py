@@ -52,7 +52,7 @@ class Study:
     trials: int = 50
     timeout: float | None = None
     sampler: str = "auto"
-    pruner: str = "median"
+    pruner: str = "auto"
     backend: str = "local"
     workers: int = 1
     cpus_per_trial: float = 1.0
