@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ def make_sampler(
         return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "gp":
         require("torch", "the GP sampler", extra="torch")
-        return samplers.GPSampler(seed=seed)
+        return _one_thread_gp_class()(seed=seed)
     if name == "qmc":
         return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     if name == "nsga2":
@@ -92,6 +93,27 @@ def _grid_sampler_class() -> type:
             return None
 
     return AskTellGridSampler
+
+
+def _one_thread_gp_class() -> type:
+    import optuna
+
+    class GPSampler(optuna.samplers.GPSampler):
+        """Optuna's GP sampler, its torch on one thread in the driver.
+
+        Its matrices are small (at most a few hundred trials), and torch's threads fight the
+        trials' processes for the cores: on 2 busy cores 60 trials took 80-88 s with torch's
+        default threads and 21-38 s with one (``benchmarks/RESULTS.md``). The thread count is
+        set once the sampler has imported torch, so a study that never models never does.
+        """
+
+        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.get_num_threads() != 1:
+                torch.set_num_threads(1)
+            return super().sample_relative(study, trial, search_space)
+
+    return GPSampler
 
 
 def _AskTellGridSampler(grid: dict[str, Any], seed: int) -> optuna.samplers.BaseSampler:
