@@ -32,7 +32,7 @@ from search.cli._steps import (
     stored_trials,
     tracking_uri,
 )
-from search.core._engine import Budget, Engine
+from search.core._engine import INTERRUPTED, Budget, Engine
 from search.core._errors import TestSetAlreadyOpened, UserError
 from search.core._final import final_evaluation
 from search.core._folder import FINAL_JSON, STUDY_JSON, now, read_record, write_json
@@ -243,13 +243,17 @@ def _run_entry(directory: Path, started: str, argv: list[str]) -> dict[str, Any]
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler's pre-emption, ``kill``) ends the run as Ctrl-C does."""
+    """SIGTERM (a scheduler's pre-emption, ``kill``) ends the run as Ctrl-C does; both are
+    also noted for the engine, in case a library swallows the KeyboardInterrupt."""
 
     def interrupt(signum: int, frame: Any) -> None:
+        INTERRUPTED.set()
         raise KeyboardInterrupt
 
+    INTERRUPTED.clear()
     try:
         previous = signal.signal(signal.SIGTERM, interrupt)
+        previous_int = signal.signal(signal.SIGINT, interrupt)
     except ValueError:  # not the main thread
         yield
         return
@@ -257,6 +261,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_final(directory: Path) -> int:
