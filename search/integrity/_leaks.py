@@ -197,6 +197,7 @@ def _single_feature_leaks(
         model = DecisionTreeRegressor(max_depth=4, random_state=seed)
         cv = KFold(3, shuffle=True, random_state=seed)
         scoring = "r2"
+    sampled = f" on a random sample of {len(rows):,} rows" if len(rows) < len(X) else ""
     findings = []
     for column in list(X.columns)[:MAX_COLUMNS]:
         feature = _feature_values(X[column].iloc[rows])
@@ -216,7 +217,7 @@ def _single_feature_leaks(
             Finding(
                 "target_leak",
                 f"column '{column}' alone predicts the target ({metric} {score:.3f} with "
-                f"{how}), and the target is a function of it: is it derived from the target "
+                f"{how}{sampled}), and the target is a function of it: is it derived from the target "
                 "or known only afterwards? Drop it",
             )
         )
