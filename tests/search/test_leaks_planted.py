@@ -81,17 +81,21 @@ def test_jittered_copies_across_the_split_are_named_with_how_close():
     assert "near_duplicates" not in findings(augmented(copies=1), target="y")
 
 
-def test_the_near_duplicate_check_does_not_open_the_test(monkeypatch):
+def test_the_near_duplicate_check_does_not_open_the_test(monkeypatch, tmp_path):
     def refuse(*_):
         raise AssertionError("a leak check opened the sealed test part")
 
-    monkeypatch.setattr(Sealed, "_open", refuse)
     spec = Data(augmented(), target="y")
     split = load_and_split(spec, task="classification", seed=0, base_dir=None)
-    found = check_leaks(split.dev, split.test, groups=None, time=None, seed=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(Sealed, "_open", refuse)
+        found = check_leaks(split.dev, split.test, groups=None, time=None, seed=0)
     assert [f.kind for f in found] == ["near_duplicates"]
     with pytest.raises(TypeError, match="only through the framework's Sketch"):
         split.test.neighbour_distances(object())  # type: ignore[arg-type]
+    ledger = tmp_path / "final.json"  # the first and only opening is still the final one
+    X, _ = split.test._open(ledger, {"trial": 0})
+    assert len(X) == 180 and json.loads(ledger.read_text())["status"] == "opened"
 
 
 def test_a_derived_target_column_is_named_and_a_merely_strong_one_is_not():
