@@ -158,8 +158,8 @@ def _entity_message(found: EntityFinding) -> str:
     if key.id_like and len(key.columns) == 1:
         return (
             f"column {names} looks like an undeclared entity id{sampled}: {evidence}. "
-            f"Declare it, Data(..., groups=\"{key.columns[0]}\"), so that each id's rows "
-            "stay on one side of every split"
+            f"If new data bring new ids, declare it, Data(..., groups=\"{key.columns[0]}\"), "
+            "so that each id's rows stay on one side of every split"
         )
     return (
         f"columns {names} repeat per entity like a fingerprint{sampled}: {evidence}. "
