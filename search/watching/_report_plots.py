@@ -113,7 +113,8 @@ class Plots:
         def draw() -> str:
             from optuna.visualization import plot_param_importances
 
-            parts, skipped = [], []
+            parts: list[str] = []
+            skipped: list[str] = []
             for label, trials in s.branch_groups():
                 params = _common_params(trials)
                 if not params:
@@ -258,7 +259,8 @@ def _enough(params: list[str]) -> int:
 def _sliceable(study: ReportStudy) -> tuple[list[str], list[str]]:
     """The parameters a slice can show (two values or more among the complete trials), and
     the others."""
-    found, thin = [], []
+    found: list[str] = []
+    thin: list[str] = []
     for path in study.param_paths():
         values = {repr(t.params[path]) for t in study.complete if path in t.params}
         (found if len(values) >= 2 else thin).append(path)
