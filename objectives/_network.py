@@ -426,11 +426,13 @@ class NetworkObjective(Objective):
 
     @classmethod
     def _wrap(cls, prep: _nn_data.Preprocessor, network: Any, config: Mapping[str, Any],
-              epochs: int, histories: Mapping[str, Any]) -> _nn_model.NetworkModel:
-        """The fitted ``network`` behind its preprocessing, as the engine scores it."""
+              epochs: int, histories: Mapping[str, Any],
+              head: bool = False) -> _nn_model.NetworkModel:
+        """The fitted ``network`` behind its preprocessing, as the engine scores it
+        (``head``: the network outputs probabilities or values itself, as exported)."""
         return _nn_model.wrap(prep, network, cls._forward, framework=cls.framework,
                               config=config, epochs=epochs, histories=histories,
-                              portable=cls._portable, state=cls._state)
+                              portable=cls._portable, state=cls._state, head=head)
 
 
 def _reporter(trial: TrialHandle, offset: int, fold: int,

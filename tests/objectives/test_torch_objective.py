@@ -286,9 +286,10 @@ def test_exported_files_load_back_and_predict_the_same(iris: DevData, tmp_path: 
     features = model.preprocessor_.features(iris.X)
     np.testing.assert_allclose(TorchObjective._forward(fresh, features), model.outputs(iris.X),
                                rtol=1e-5, atol=1e-6)
+    # model.pt2 holds the network with its head: class probabilities
     exported = load_network(tmp_path / "model")
-    np.testing.assert_allclose(TorchObjective._forward(exported, features),
-                               model.outputs(iris.X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(TorchObjective._forward(exported, features), expected_proba,
+                               rtol=1e-5, atol=1e-6)
     info = json.loads((tmp_path / "model" / "model.json").read_text())
     assert info["framework"] == "torch" and info["classes"] == [0, 1, 2]
     assert info["files"]["pt2"] == "model.pt2"
