@@ -4,7 +4,7 @@ Per validation part (the holdout, or each of K folds): fit the preprocessing on 
 rows, train a fresh network with early stopping while reporting the validation score every
 epoch, keep the best epoch. A finished trial leaves in its artifact folder what the final
 model needs: ``summary.json`` (best epochs, learning rates), ``history.json``, TensorBoard
-events and, with a holdout, the best network (the checkpoint) and its preprocessing.
+events with the trial's HParams session (``_nn_board``) and, with a holdout, the best network (the checkpoint) and its preprocessing.
 
 Given several metrics (a multi-objective study), each scoring metric is taken at the best
 epoch (best by the first scoring metric, the one reported), and the cost measures are the
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives import _nn_board, _nn_data, _nn_model, _nn_records, _nn_settings
 from objectives._base import DevData, Objective, TrialHandle
 from objectives._errors import ObjectiveError, Pruned
 from objectives._measures import CostMeasure
@@ -120,6 +120,7 @@ class NetworkObjective(Objective):
 
     framework: str = ""
     ready_made: str = ""
+    _board = "tensorboard"  #: the library that writes the trial's TensorBoard events
 
     def __init__(self, model: Any = None, *, epochs: int = 100, patience: int = 10,
                  folds: int | None = None, validation_size: float | None = None,
@@ -315,6 +316,7 @@ class NetworkObjective(Objective):
         histories: dict[str, _nn_records.History] = {}
         if measured:
             self._import()
+        started, done = time.time(), False
         try:
             for k, (train_rows, valid_rows) in enumerate(parts):
                 prep = _nn_data.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
@@ -341,8 +343,13 @@ class NetworkObjective(Objective):
                                                     seconds).items():
                         values[key].append(value)
                     trial.set_attr("fold_values", {key: list(v) for key, v in values.items()})
+            done = True
         finally:
             _record_histories(trial, histories, artifact_dir)
+            if artifact_dir is not None and self.tensorboard:
+                _nn_board.trial_session(artifact_dir / _nn_records.TENSORBOARD_DIR, self._board,
+                                        trial, config, metric.name, scores if done else None,
+                                        started)
         self._record_trial(config, trial, metric, runs, scores, artifact_dir)
         return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
                 for prep, run in runs], scores, values

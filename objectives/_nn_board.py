@@ -79,6 +79,15 @@ def hparams(config: Mapping[str, Any]) -> dict[str, bool | int | float | str]:
     return out
 
 
+def trial_session(log_dir: Path, library: str, trial: Any, config: Mapping[str, Any],
+                  metric: str, scores: list[float] | None, started: float) -> Path:
+    """Write ``trial``'s session: its value is the mean of its parts' ``scores`` (``None``:
+    pruned or failed, a session without a value)."""
+    values = None if not scores else {metric: float(sum(scores) / len(scores))}
+    return write_session(log_dir, library, name=f"trial {trial.number}", config=config,
+                         values=values, started=started)
+
+
 def write_session(log_dir: Path, library: str, *, name: str, config: Mapping[str, Any],
                   values: Mapping[str, float] | None, started: float) -> Path:
     """Write a trial's HParams session into ``log_dir``: its config, its ``values`` (by metric
@@ -132,6 +141,7 @@ def _write_tensorboardx(log_dir: Path, name: str, config: dict[str, Any],
 def _write_tensorboard(log_dir: Path, name: str, config: dict[str, Any],
                        values: dict[str, float], success: bool, started: float) -> None:
     from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, summary, summary_v2
     from tensorboard.plugins.scalar import summary_v2 as scalar
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
@@ -145,6 +155,8 @@ def _write_tensorboard(log_dir: Path, name: str, config: dict[str, Any],
     writer = EventFileWriter(str(log_dir))
     try:
         for pb in summaries:
-            writer.add_event(Event(wall_time=time.time(), step=0, summary=pb))
+            # with TensorFlow installed the helpers give its own Summary class: the same bytes
+            summary_pb = Summary.FromString(pb.SerializeToString())
+            writer.add_event(Event(wall_time=time.time(), step=0, summary=summary_pb))
     finally:
         writer.close()

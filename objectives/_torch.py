@@ -71,6 +71,7 @@ class TorchObjective(NetworkObjective):
 
     framework = "torch"
     ready_made = "mlp"
+    _board = "tensorboardX"
 
     def save_model(self, model: Any, directory: Path) -> list[Path]:
         """``state_dict.pt`` (the network's own weights), the exported program ``model.pt2``

@@ -26,7 +26,7 @@ from objectives import (
     get_metrics,
     load_model,
 )
-from tests.objectives.conftest import RecordingTrial, predict_elsewhere
+from tests.objectives.conftest import RecordingTrial, hparams_sessions, predict_elsewhere  # noqa: E402
 
 SMALL = {"layers": 1, "width": 16, "lr": 0.02, "batch_size": 32}
 
@@ -110,6 +110,16 @@ def test_the_callbacks_leave_history_checkpoint_and_tensorboard_events(stopped):
     assert lrs[-1] < lrs[0]  # ReduceLROnPlateau(patience=1) lowered it
     for part in ("train", "validation"):
         assert list((trial_dir / "tensorboard" / "holdout" / part).glob("events.out.*"))
+
+
+@pytest.mark.slow
+def test_the_trial_is_an_hparams_session_tensorboard_reads(stopped):
+    sessions = hparams_sessions(stopped["dir"] / "tensorboard")
+    assert list(sessions) == ["."]  # the per-epoch runs below are the session's groups
+    session = sessions["."]
+    assert session["status"] == "STATUS_SUCCESS"
+    assert session["config"]["scheduler"] == "plateau" and session["config"]["width"] == 64
+    assert session["scalars"]["trial/log_loss"] == pytest.approx(stopped["value"], rel=1e-6)
 
 
 @pytest.mark.slow
