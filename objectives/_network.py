@@ -189,7 +189,7 @@ class NetworkObjective(Objective):
         self._validate_arguments()
         summary = _nn_records.read_summary(trial_dir)
         metric = scoring_metric(summary["metric"] if summary else _DEFAULT_METRIC[data.task])
-        trial_histories = _read_histories(trial_dir)
+        trial_histories = _nn_records.read_histories(trial_dir)
         if self.final == "best_trial":
             loaded = self._load_trial(config, data, summary, trial_dir)
             if loaded is not None:
@@ -346,13 +346,18 @@ class NetworkObjective(Objective):
             done = True
         finally:
             _record_histories(trial, histories, artifact_dir)
-            if artifact_dir is not None and self.tensorboard:
-                _nn_board.trial_session(artifact_dir / _nn_records.TENSORBOARD_DIR, self._board,
-                                        trial, config, metric.name, scores if done else None,
-                                        started)
+            self._session(trial, config, metric, scores if done else None, started)
         self._record_trial(config, trial, metric, runs, scores, artifact_dir)
         return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
                 for prep, run in runs], scores, values
+
+    def _session(self, trial: TrialHandle, config: Mapping[str, Any], metric: Metric,
+                 scores: list[float] | None, started: float) -> None:
+        """The trial's TensorBoard HParams session (``scores``: ``None`` when it ended early)."""
+        artifact_dir: Path | None = getattr(trial, "artifact_dir", None)
+        if artifact_dir is not None and self.tensorboard:
+            _nn_board.trial_session(artifact_dir / _nn_records.TENSORBOARD_DIR, self._board,
+                                    trial, config, metric.name, scores, started)
 
     def _training(self, config: Mapping[str, Any], settings: _nn_settings.TrainSettings,
                   prep: _nn_data.Preprocessor, metric: Metric, trial: TrialHandle,
@@ -429,7 +434,7 @@ class NetworkObjective(Objective):
             return None
         run = summary["runs"][0]
         return self._wrap(prep, network, config, int(run["best_epoch"]) + 1,
-                          _read_histories(trial_dir))
+                          _nn_records.read_histories(trial_dir))
 
     @classmethod
     def _wrap(cls, prep: _nn_data.Preprocessor, network: Any, config: Mapping[str, Any],
@@ -482,18 +487,3 @@ def _as_array(y: Any) -> np.ndarray:
 def _run_record(run: Run) -> dict[str, Any]:
     return {"best_epoch": run.best_epoch, "epochs_trained": run.epochs_trained,
             "best_score": run.best_score, "lrs": run.lrs}
-
-
-def _read_histories(trial_dir: Path | None) -> dict[str, Any]:
-    """The trial's histories by run (``"trial holdout"``, ``"trial fold_0"``, ...)."""
-    if trial_dir is None:
-        return {}
-    import json
-
-    try:
-        payload = json.loads((trial_dir / _nn_records.HISTORY_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(payload, dict):
-        return {}
-    return {f"trial {name}": h for name, h in payload.items() if isinstance(h, dict)}
