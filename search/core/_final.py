@@ -200,7 +200,7 @@ def _input_example(X: Any, folder: Path) -> Path:
     """Keep a few raw development rows beside the model: the MLflow model's input example
     and signature (never test rows)."""
     path = folder / INPUT_EXAMPLE
-    X.head(5).to_json(path, orient="split", index=False, date_format="iso")
+    X.head(5).to_json(path, orient="split", index=False, date_format="iso", double_precision=15)
     return path
 
 
