@@ -35,7 +35,7 @@ study = Study(
     data=Data("breast_cancer", test_size=0.15),
     space=space,
     objective=SklearnObjective(
-        {"svm": SVC(probability=False), "forest": RandomForestClassifier(n_jobs=1)},
+        {"svm": SVC(), "forest": RandomForestClassifier(n_jobs=1)},
         choice="model",
         folds=5,
     ),
