@@ -81,9 +81,11 @@ def executables_here(command: str) -> str:
 
     def here(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name is None:
+            return shlex.quote(str(bin_dir))
         return shlex.quote(sys.executable if name == "python" else str(bin_dir / name))
 
-    return re.sub(r"(?<![\w/])\.venv/bin/(\w+)", here, command)
+    return re.sub(r"(?<![\w/])\.venv/bin(?:/(\w+))?", here, command)
 
 
 def as_here(command: str) -> str:
@@ -166,7 +168,12 @@ class Newcomer:
         self.ran.append(f"{time.monotonic() - start:5.1f}s  {command}")
 
 
-SERVERS = {"search dashboard": "/dashboard", "mlflow ui": "/", "tensorboard": "/"}
+SERVERS = {
+    "search dashboard": "/dashboard",
+    "mlflow ui": "/",
+    "mlflow models serve": "/ping",
+    "tensorboard": "/",
+}
 
 
 def run_bash(newcomer: Newcomer, block: Block, skipped: list[str]) -> None:

@@ -25,6 +25,7 @@ from search.core._folder import (
     trial_dir,
     write_json,
 )
+from search.core._logging import native_output_logged
 from search.core._pareto import chosen, named_values
 from search.core._trials import FILES, best_trial, own, spread, trial_config
 from search.core._worker import file_digests
@@ -57,9 +58,10 @@ def final_evaluation(
             f"final: fitting trial {best.number}'s config failed: {fitted.error}; the test set "
             "stays sealed (see search.log)"
         )
-    model = pickle.loads(fitted.model)  # noqa: S301 - pickled by our own worker
     record = _opening_record(prep, top, best, config, rule)
-    return _open_and_score(prep, directory, model, best, record, fitted.seconds)
+    with native_output_logged():  # loading, scoring and exporting a network (TensorFlow's C++)
+        model = pickle.loads(fitted.model)  # noqa: S301 - pickled by our own worker
+        return _open_and_score(prep, directory, model, best, record, fitted.seconds)
 
 
 def _selected(
