@@ -11,35 +11,22 @@ from objectives import SklearnObjective
 from search import Data, Study
 from spaces import Categorical, Float, Int, Space
 
-space = Space(
-    {
-        "model": Categorical(
-            {
-                "svm": {
-                    "C": Float(1e-2, 1e3, log=True, default=1.0),
-                    "gamma": Float(1e-5, 1e-1, log=True, default=1e-2),
-                },
-                "forest": {
-                    "n_estimators": Int(20, 200, log=True),
-                    "max_depth": Int(2, 16),
-                    "max_features": Categorical(["sqrt", "log2"]),
-                },
-            },
-            default="svm",
-        )
-    }
-)
+space = Space({
+    "model": Categorical({                      # a categorical whose options carry sub-spaces
+        "svm": {"C": Float(1e-2, 1e3, log=True, default=1.0),
+                "gamma": Float(1e-5, 1e-1, log=True, default=1e-2)},
+        "forest": {"n_estimators": Int(20, 200, log=True),
+                   "max_depth": Int(2, 16),
+                   "max_features": Categorical(["sqrt", "log2"])},
+    }, default="svm"),
+})
 
 study = Study(
     name="breast_cancer",
-    data=Data("breast_cancer", test_size=0.15),
+    data=Data("breast_cancer", test_size=0.15),  # the test part is sealed at load
     space=space,
-    objective=SklearnObjective(
-        {"svm": SVC(probability=False), "forest": RandomForestClassifier(n_jobs=1)},
-        choice="model",
-        folds=5,
-    ),
-    metric="roc_auc",
+    objective=SklearnObjective({"svm": SVC(), "forest": RandomForestClassifier()}, choice="model"),
+    metric="roc_auc",                            # the metric sets the direction
     trials=30,
     seed=0,
 )

@@ -18,8 +18,7 @@ from search import Data, Study
 study = Study(
     name="digits_torch",
     data=Data("digits", test_size=0.15),
-    space="mlp",
-    # threads=1: small networks train fastest on one core, and trials may share the CPUs
+    space="mlp",                    # ready-made: network, optimizer branch, schedule branch
     objective=TorchObjective("mlp", epochs=40, patience=6, threads=1),
     metric="accuracy",
     trials=30,

@@ -70,7 +70,8 @@ def final_estimator(model: Any) -> Any:
 
 
 def _as_object(X: Any) -> Any:
-    """Categorical columns as object with NaN for missing, which SimpleImputer understands."""
+    """Categorical columns as object with NaN for missing (what pipelines pickled before
+    :func:`make_preprocessor` used public functions only call when they are loaded)."""
     import numpy as np
 
     return X.astype(object).where(X.notna(), np.nan)
@@ -80,8 +81,13 @@ def make_preprocessor() -> Any:
     """Impute and scale numeric columns; impute and one-hot encode categorical ones.
 
     Columns are picked by dtype when the pipeline is fitted, so the same preprocessor suits
-    every dataset and its statistics come from the rows it is fitted on.
+    every dataset and its statistics come from the rows it is fitted on. Built from public
+    scikit-learn, pandas and NumPy callables only, so a fitted one loads with joblib and
+    scikit-learn alone: categorical columns become object columns whose missing values
+    (``None``, ``pd.NA``, NaN) are all NaN, which SimpleImputer understands.
     """
+    import numpy as np
+    import pandas as pd
     from sklearn.compose import ColumnTransformer, make_column_selector
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -92,7 +98,11 @@ def make_preprocessor() -> Any:
         ("scale", StandardScaler()),
     ])
     categorical = Pipeline([
-        ("to_object", FunctionTransformer(_as_object, feature_names_out="one-to-one")),
+        ("to_object", FunctionTransformer(pd.DataFrame.astype, kw_args={"dtype": object},
+                                          feature_names_out="one-to-one")),
+        ("missing_as_nan", FunctionTransformer(pd.DataFrame.where,
+                                               kw_args={"cond": pd.notna, "other": np.nan},
+                                               feature_names_out="one-to-one")),
         ("impute", SimpleImputer(strategy="most_frequent")),
         ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
     ])

@@ -57,16 +57,17 @@ class KerasObjective(NetworkObjective):
     ready_made = "dense"
 
     def save_model(self, model: Any, directory: Path) -> list[Path]:
-        """``model.keras``, ``model.tflite`` (probabilities or target units), preprocessing,
-        histories."""
+        """``model.keras`` and ``model.tflite`` (the network with its head: probabilities, or
+        values in the target's units), preprocessing, histories."""
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "model.keras"
-        model.network_.save(path)
+        network = model.network_ if model.head_ else with_head(model.network_, model.preprocessor_)
+        network.save(path)
         files: dict[str, str] = {"keras": path.name}
         written = [path]
         tflite = directory / "model.tflite"
         try:
-            export_tflite(model, tflite)
+            export_tflite(network, tflite)
         except Exception as exc:  # noqa: BLE001 - the model is saved; say why TFLite is not
             reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}" \
                 if str(exc).strip() else type(exc).__name__
@@ -204,22 +205,31 @@ def dense(config: Mapping[str, Any], n_inputs: int, n_outputs: int) -> Any:
     return keras.Sequential(layers)
 
 
-def export_tflite(model: _nn_model.NetworkModel, path: Path) -> Path:
-    """The network with its output head (probabilities, or values in the target's units) as
-    a TFLite flatbuffer; the input is the preprocessed features (see ``model.json``)."""
+def with_head(network: Any, prep: _nn_data.Preprocessor) -> Any:
+    """``network`` followed by its output head, from Keras' own layers only (so that the
+    ``.keras`` file loads in safe mode): class probabilities (two columns for two classes:
+    ``softmax([0, z])``), or the standardized target turned back into the target's units."""
     import keras
+    import numpy as np
 
-    network, prep = model.network_, model.preprocessor_
     inputs = keras.Input((prep.n_features_,), dtype="float32")
     z = network(inputs)
-    if prep.kind == "binary":
-        p = keras.ops.sigmoid(z)
-        outputs = keras.ops.concatenate([1.0 - p, p], axis=-1)
-    elif prep.kind == "multiclass":
-        outputs = keras.ops.softmax(z, axis=-1)
+    if prep.kind == "multiclass":
+        outputs = keras.layers.Activation("softmax", name="probabilities")(z)
+    elif prep.kind == "binary":
+        two = keras.layers.Dense(2, trainable=False, name="logit_pair")
+        pair = two(keras.layers.Reshape((1,))(z))
+        two.set_weights([np.array([[0.0, 1.0]], dtype="float32"), np.zeros(2, dtype="float32")])
+        outputs = keras.layers.Activation("softmax", name="probabilities")(pair)
     else:
-        outputs = z * prep.y_std_ + prep.y_mean_
-    head = keras.Model(inputs, outputs)
+        outputs = keras.layers.Rescaling(prep.y_std_, offset=prep.y_mean_, name="target_units")(
+            keras.layers.Reshape((1,))(z))
+    return keras.Model(inputs, outputs, name="with_head")
+
+
+def export_tflite(head: Any, path: Path) -> Path:
+    """The network with its head (:func:`with_head`) as a TFLite flatbuffer; the input is the
+    preprocessed features (``preprocess.joblib``)."""
     try:
         head.export(str(path), format="litert", verbose=False)
     except ValueError as exc:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from objectives import _nn_records
+from objectives import _nn_data, _nn_records
 from objectives._errors import ObjectiveError
 from objectives._keras import KerasObjective
 from objectives._network import NetworkObjective
@@ -26,8 +26,9 @@ _FRAMEWORKS: dict[str, type[NetworkObjective]] = {
 def load_model(directory: str | Path) -> Any:
     """The final model a study saved under ``RESULTS/NAME/model/``, ready to ``predict``.
 
-    A network (``model.json``) comes back behind its preprocessing, from the exported torch
-    program or the ``.keras`` file; anything else from ``model.joblib``.
+    A network (``model.json``) comes back behind its preprocessing (``preprocess.joblib``),
+    from the exported torch program or the ``.keras`` file, which output probabilities or
+    values in the target's units; anything else from ``model.joblib``.
     """
     import joblib
 
@@ -40,10 +41,13 @@ def load_model(directory: str | Path) -> Any:
     if objective is None:
         raise ObjectiveError(f"{info_path}: unknown framework {info.get('framework')!r}")
     prep = joblib.load(directory / _nn_records.PREPROCESS_FILE)
+    if not isinstance(prep, _nn_data.Preprocessor):  # the scikit-learn Pipeline exports hold
+        prep = _nn_data.Preprocessor.from_export(prep, info)
     network = objective._load_network(directory)
     try:
         histories = json.loads((directory / _nn_records.HISTORY_JSON).read_text(encoding="utf-8"))
     except OSError:
         histories = {}
+    # a folder with ``outputs`` holds networks with their head (probabilities, target units)
     return objective._wrap(prep, network, info.get("config", {}), int(info.get("epochs", 0)),
-                           histories)
+                           histories, head="outputs" in info)

@@ -134,7 +134,8 @@ def class_scores(
     else:
         needs = "predict_proba or decision_function" if allow_decision else "predict_proba"
         raise ObjectiveError(f"this metric needs {needs}, and {name} has none"
-                             + (" (for SVC set probability=True)" if "SV" in name else ""))
+                             + (" (wrap it: CalibratedClassifierCV(SVC(), ensemble=False))"
+                                if "SV" in name else ""))
     if model_classes == labels:
         return raw, labels
     out = np.zeros((raw.shape[0], len(labels)))

@@ -4,7 +4,7 @@ Per validation part (the holdout, or each of K folds): fit the preprocessing on 
 rows, train a fresh network with early stopping while reporting the validation score every
 epoch, keep the best epoch. A finished trial leaves in its artifact folder what the final
 model needs: ``summary.json`` (best epochs, learning rates), ``history.json``, TensorBoard
-events and, with a holdout, the best network (the checkpoint) and its preprocessing.
+events with the trial's HParams session (``_nn_board``) and, with a holdout, the best network (the checkpoint) and its preprocessing.
 
 Given several metrics (a multi-objective study), each scoring metric is taken at the best
 epoch (best by the first scoring metric, the one reported), and the cost measures are the
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives import _nn_board, _nn_data, _nn_model, _nn_records, _nn_settings
 from objectives._base import DevData, Objective, TrialHandle
 from objectives._errors import ObjectiveError, Pruned
 from objectives._measures import CostMeasure
@@ -120,6 +120,7 @@ class NetworkObjective(Objective):
 
     framework: str = ""
     ready_made: str = ""
+    _board = "tensorboard"  #: the library that writes the trial's TensorBoard events
 
     def __init__(self, model: Any = None, *, epochs: int = 100, patience: int = 10,
                  folds: int | None = None, validation_size: float | None = None,
@@ -188,7 +189,7 @@ class NetworkObjective(Objective):
         self._validate_arguments()
         summary = _nn_records.read_summary(trial_dir)
         metric = scoring_metric(summary["metric"] if summary else _DEFAULT_METRIC[data.task])
-        trial_histories = _read_histories(trial_dir)
+        trial_histories = _nn_records.read_histories(trial_dir)
         if self.final == "best_trial":
             loaded = self._load_trial(config, data, summary, trial_dir)
             if loaded is not None:
@@ -315,6 +316,7 @@ class NetworkObjective(Objective):
         histories: dict[str, _nn_records.History] = {}
         if measured:
             self._import()
+        started, done = time.time(), False
         try:
             for k, (train_rows, valid_rows) in enumerate(parts):
                 prep = _nn_data.Preprocessor(kind, classes).fit(data.X.iloc[train_rows],
@@ -341,11 +343,21 @@ class NetworkObjective(Objective):
                                                     seconds).items():
                         values[key].append(value)
                     trial.set_attr("fold_values", {key: list(v) for key, v in values.items()})
+            done = True
         finally:
             _record_histories(trial, histories, artifact_dir)
+            self._session(trial, config, metric, scores if done else None, started)
         self._record_trial(config, trial, metric, runs, scores, artifact_dir)
         return [(self._wrap(prep, run.network, config, run.best_epoch + 1, {}), run)
                 for prep, run in runs], scores, values
+
+    def _session(self, trial: TrialHandle, config: Mapping[str, Any], metric: Metric,
+                 scores: list[float] | None, started: float) -> None:
+        """The trial's TensorBoard HParams session (``scores``: ``None`` when it ended early)."""
+        artifact_dir: Path | None = getattr(trial, "artifact_dir", None)
+        if artifact_dir is not None and self.tensorboard:
+            _nn_board.trial_session(artifact_dir / _nn_records.TENSORBOARD_DIR, self._board,
+                                    trial, config, metric.name, scores, started)
 
     def _training(self, config: Mapping[str, Any], settings: _nn_settings.TrainSettings,
                   prep: _nn_data.Preprocessor, metric: Metric, trial: TrialHandle,
@@ -422,15 +434,17 @@ class NetworkObjective(Objective):
             return None
         run = summary["runs"][0]
         return self._wrap(prep, network, config, int(run["best_epoch"]) + 1,
-                          _read_histories(trial_dir))
+                          _nn_records.read_histories(trial_dir))
 
     @classmethod
     def _wrap(cls, prep: _nn_data.Preprocessor, network: Any, config: Mapping[str, Any],
-              epochs: int, histories: Mapping[str, Any]) -> _nn_model.NetworkModel:
-        """The fitted ``network`` behind its preprocessing, as the engine scores it."""
+              epochs: int, histories: Mapping[str, Any],
+              head: bool = False) -> _nn_model.NetworkModel:
+        """The fitted ``network`` behind its preprocessing, as the engine scores it
+        (``head``: the network outputs probabilities or values itself, as exported)."""
         return _nn_model.wrap(prep, network, cls._forward, framework=cls.framework,
                               config=config, epochs=epochs, histories=histories,
-                              portable=cls._portable, state=cls._state)
+                              portable=cls._portable, state=cls._state, head=head)
 
 
 def _reporter(trial: TrialHandle, offset: int, fold: int,
@@ -473,18 +487,3 @@ def _as_array(y: Any) -> np.ndarray:
 def _run_record(run: Run) -> dict[str, Any]:
     return {"best_epoch": run.best_epoch, "epochs_trained": run.epochs_trained,
             "best_score": run.best_score, "lrs": run.lrs}
-
-
-def _read_histories(trial_dir: Path | None) -> dict[str, Any]:
-    """The trial's histories by run (``"trial holdout"``, ``"trial fold_0"``, ...)."""
-    if trial_dir is None:
-        return {}
-    import json
-
-    try:
-        payload = json.loads((trial_dir / _nn_records.HISTORY_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(payload, dict):
-        return {}
-    return {f"trial {name}": h for name, h in payload.items() if isinstance(h, dict)}

@@ -9,7 +9,7 @@ study metric of the network's raw outputs. Nothing here imports torch or tensorf
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from objectives._base import DevData
@@ -118,10 +118,36 @@ class Preprocessor:
             self.y_mean_, self.y_std_ = 0.0, 1.0
         return self
 
+    @classmethod
+    def from_export(cls, transformer: Any, info: Mapping[str, Any]) -> Preprocessor:
+        """The preprocessing a model folder saved: :meth:`transformer`'s pipeline and what
+        ``model.json`` says of the outputs (:meth:`describe`)."""
+        prep = cls(info["kind"], info.get("classes") or ())
+        prep.columns_ = transformer.named_steps["columns"]
+        prep.feature_names_ = list(info.get("features") or [])
+        prep.n_features_ = len(prep.feature_names_)
+        prep.y_mean_ = float(info.get("target_mean", 0.0))
+        prep.y_std_ = float(info.get("target_std", 1.0))
+        return prep
+
     def features(self, X: pd.DataFrame) -> np.ndarray:
         import numpy as np
 
         return np.ascontiguousarray(self.columns_.transform(X), dtype=np.float32)
+
+    def transformer(self) -> Any:
+        """The fitted feature preprocessing as a scikit-learn Pipeline of public classes:
+        ``.transform(raw rows)`` gives exactly :meth:`features` (float32, C order), and it
+        loads with joblib and scikit-learn alone (what ``preprocess.joblib`` holds)."""
+        import numpy as np
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import FunctionTransformer
+
+        as_float32 = FunctionTransformer(np.ascontiguousarray, kw_args={"dtype": np.float32},
+                                         feature_names_out="one-to-one")
+        # fitted on no rows: it learns nothing, and is marked fitted for transform
+        as_float32.fit(np.zeros((1, self.n_features_), dtype=np.float32))
+        return Pipeline([("columns", self.columns_), ("float32", as_float32)])
 
     def target(self, y: np.ndarray) -> np.ndarray:
         """Class indices (int64; 0/1 as float32 for two classes) or the standardized target."""

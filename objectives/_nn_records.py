@@ -161,3 +161,16 @@ def refit_plan(runs: Sequence[Mapping[str, Any]]) -> tuple[int, list[float]]:
         lrs = list(run["lrs"])[:epochs] or [math.nan]
         table.append(lrs + [lrs[-1]] * (epochs - len(lrs)))
     return epochs, [float(v) for v in np.median(np.asarray(table, dtype=float), axis=0)]
+
+
+def read_histories(trial_dir: Path | None) -> dict[str, Any]:
+    """The trial's histories by run (``"trial holdout"``, ``"trial fold_0"``, ...)."""
+    if trial_dir is None:
+        return {}
+    try:
+        payload = json.loads((trial_dir / HISTORY_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(payload, dict):
+        return {}
+    return {f"trial {name}": h for name, h in payload.items() if isinstance(h, dict)}

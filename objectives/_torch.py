@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives import _nn_board, _nn_data, _nn_model, _nn_records, _nn_settings
 from objectives._errors import ObjectiveError
 from objectives._network import NetworkObjective, Part, Run, Training
 
@@ -71,9 +71,12 @@ class TorchObjective(NetworkObjective):
 
     framework = "torch"
     ready_made = "mlp"
+    _board = "tensorboardX"
 
     def save_model(self, model: Any, directory: Path) -> list[Path]:
-        """``state_dict.pt``, the exported program ``model.pt2``, preprocessing, histories."""
+        """``state_dict.pt`` (the network's own weights), the exported program ``model.pt2``
+        (the network with its head: probabilities, or values in the target's units),
+        preprocessing, histories."""
         import torch
 
         directory.mkdir(parents=True, exist_ok=True)
@@ -83,7 +86,8 @@ class TorchObjective(NetworkObjective):
         files = {"state_dict": state.name}
         written = [state]
         example = torch.zeros(2, model.preprocessor_.n_features_, dtype=torch.float32)
-        exported = _export(network, example, directory)
+        exported = _export(network if model.head_ else _with_head(network, model.preprocessor_),
+                           example, directory)
         files[exported.suffix.lstrip(".")] = exported.name
         written.append(exported)
         written += _nn_model.save_common(model, directory, files)
@@ -118,7 +122,7 @@ class TorchObjective(NetworkObjective):
             network = self._build(training.config, train.X.shape[1],
                                   _nn_data.n_outputs(training.prep.kind, training.prep.classes),
                                   device)
-            with _writer(training.log_dir, training.metric.name) as writer:
+            with _nn_board.epoch_writer(training.log_dir, training.metric.name) as writer:
                 return _fit(network, training, train, valid, device, generator, writer)
 
     def _save_checkpoint(self, network: Any, directory: Path) -> None:
@@ -265,44 +269,6 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class _EpochWriter:
-    """TensorBoard scalars, one event an epoch, written by tensorboardX in the background.
-
-    Not ``torch.utils.tensorboard``: it imports TensorFlow whenever TensorFlow is installed
-    (about 10 s a process here), and tensorboardX writes the same event files without it.
-    """
-
-    def __init__(self, log_dir: Path, metric: str) -> None:
-        from tensorboardX import FileWriter
-        from tensorboardX.proto.summary_pb2 import Summary
-
-        self._summary = Summary
-        self._writer = FileWriter(str(log_dir))
-        self._tags = {key: tag.format(metric) for key, tag in _TAGS.items()}
-
-    def add(self, record: Mapping[str, float | None], epoch: int) -> None:
-        summary = self._summary(value=[
-            self._summary.Value(tag=self._tags[key], simple_value=value)
-            for key, value in record.items() if value is not None and key in self._tags
-        ])
-        self._writer.add_summary(summary, epoch)
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-@contextlib.contextmanager
-def _writer(log_dir: Path | None, metric: str) -> Iterator[_EpochWriter | None]:
-    if log_dir is None:
-        yield None
-        return
-    writer = _EpochWriter(log_dir, metric)
-    try:
-        yield writer
-    finally:
-        writer.close()
-
-
 def _optimizer(network: torch.nn.Module, s: _nn_settings.TrainSettings) -> torch.optim.Optimizer:
     import torch
 
@@ -353,7 +319,7 @@ def _predict(network: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
 
 def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part | None,
          device: torch.device, generator: torch.Generator,
-         writer: _EpochWriter | None) -> Run:
+         writer: _nn_board.EpochWriter | None) -> Run:
     """The epoch loop: train, validate, report, schedule, stop early, restore the best."""
     import torch
 
@@ -452,14 +418,34 @@ def _validate(network: torch.nn.Module, loss_fn: torch.nn.Module, training: Trai
     return loss, _score(training.metric, valid.y, out, training.prep, valid.t)
 
 
-_TAGS = {"loss": "loss/train", "val_loss": "loss/validation", "score": "{}/train",
-         "val_score": "{}/validation", "lr": "learning_rate"}
-
-
 def _score(metric: Any, y: np.ndarray, out: torch.Tensor, prep: _nn_data.Preprocessor,
            codes: np.ndarray) -> float:
     return _nn_data.score_outputs(metric, y, out.detach().cpu().numpy(), prep,
                                   None if prep.kind == "regression" else codes)
+
+
+def _with_head(network: torch.nn.Module, prep: _nn_data.Preprocessor) -> torch.nn.Module:
+    """``network`` followed by its output head: class probabilities (two columns for two
+    classes), or the standardized target turned back into the target's units."""
+    import torch
+
+    n_out = _nn_data.n_outputs(prep.kind, prep.classes)
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            z = self.network(x).reshape(-1, n_out)
+            if prep.kind == "multiclass":
+                return torch.softmax(z, dim=1)
+            if prep.kind == "binary":
+                p = torch.sigmoid(z)
+                return torch.cat([1.0 - p, p], dim=1)
+            return z * prep.y_std_ + prep.y_mean_
+
+    return Head().eval()
 
 
 def _export(network: torch.nn.Module, example: torch.Tensor, directory: Path) -> Path:

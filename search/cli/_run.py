@@ -60,6 +60,7 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
     """Search, then evaluate the best config once on the sealed test; return the exit status."""
     study = load_study_file(study_file, **options.overrides())
     options.check_backend(study.backend)
+    _check_register(options)
     directory = options.results / study.name
     with run_lock(directory), _terminate_as_interrupt():
         stored = stored_record(directory, resume=options.resume)
@@ -92,6 +93,16 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
         return _write_and_run(
             prep, directory, stored, fresh, options, (placement, setup, warm), argv
         )
+
+
+def _check_register(options: RunOptions) -> None:
+    """``--register`` needs MLflow and a final model: refuse it where it would do nothing."""
+    if options.register is None:
+        return
+    if not options.tracking or not options.final:
+        flag = "--no-tracking" if not options.tracking else "--no-final"
+        raise UserError(f"--register {options.register}: registers the final model in MLflow, "
+                        f"which {flag} leaves out; drop one of them")
 
 
 def _warm_start(prep: Prepared, study_file: Path) -> WarmStart | None:

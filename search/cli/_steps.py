@@ -139,7 +139,7 @@ def observers_for(prep: Prepared, directory: Path, options: RunOptions) -> list[
     if options.tracking:
         from search.watching._tracking import MlflowTracker
 
-        observers.append(MlflowTracker(tracking_uri(options), directory))
+        observers.append(MlflowTracker(tracking_uri(options), directory, options.register))
     return observers
 
 

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from search.core._channel import Fit
 from search.core._errors import RunError, TestSetAlreadyOpened, UserError
-from search.core._folder import FINAL_JSON, MODEL_DIR, now, read_record, trial_dir, write_json
+from search.core._folder import (
+    FINAL_JSON,
+    INPUT_EXAMPLE,
+    MODEL_DIR,
+    now,
+    read_record,
+    trial_dir,
+    write_json,
+)
+from search.core._logging import native_output_logged
 from search.core._pareto import chosen, named_values
 from search.core._trials import FILES, best_trial, own, spread, trial_config
 from search.core._worker import file_digests
@@ -49,9 +58,10 @@ def final_evaluation(
             f"final: fitting trial {best.number}'s config failed: {fitted.error}; the test set "
             "stays sealed (see search.log)"
         )
-    model = pickle.loads(fitted.model)  # noqa: S301 - pickled by our own worker
     record = _opening_record(prep, top, best, config, rule)
-    return _open_and_score(prep, directory, model, best, record, fitted.seconds)
+    with native_output_logged():  # loading, scoring and exporting a network (TensorFlow's C++)
+        model = pickle.loads(fitted.model)  # noqa: S301 - pickled by our own worker
+        return _open_and_score(prep, directory, model, best, record, fitted.seconds)
 
 
 def _selected(
@@ -168,6 +178,7 @@ def _open_and_score(
     else:
         report = regression_report(model, X_test, y_test)
     saved = prep.parts.objective.save_model(model, directory / MODEL_DIR)
+    saved.append(_input_example(split.dev.X, directory / MODEL_DIR))
     record.update(
         {
             "status": "evaluated",
@@ -185,6 +196,14 @@ def _open_and_score(
     opened_at = read_record(directory / FINAL_JSON).get("opened_at")
     write_json(directory / FINAL_JSON, {"opened_at": opened_at, **record})
     return record
+
+
+def _input_example(X: Any, folder: Path) -> Path:
+    """Keep a few raw development rows beside the model: the MLflow model's input example
+    and signature (never test rows)."""
+    path = folder / INPUT_EXAMPLE
+    X.head(5).to_json(path, orient="split", index=False, date_format="iso", double_precision=15)
+    return path
 
 
 def _test_values(

@@ -23,6 +23,7 @@ BEST_JSON = "best.json"  # the best trial, its ties and the config selected for 
 FINAL_JSON = "final.json"  # the final evaluation; its existence means the test was opened
 NESTED_JSON = "nested.json"  # the nested cross-validation estimate (--nested)
 MODEL_DIR = "model"  # the final model
+INPUT_EXAMPLE = "input_example.json"  # in MODEL_DIR: raw development rows, for MLflow
 STORE_FILE = "study.journal"  # the Optuna journal: the source of truth
 LOG_FILE = "search.log"  # Optuna's and the framework's log
 REPORT_HTML = "report.html"  # the report

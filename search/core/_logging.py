@@ -5,7 +5,12 @@ The terminal keeps only the framework's own progress lines and errors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from search.core._folder import LOG_FILE
@@ -38,3 +43,30 @@ def log_helper_to_file(directory: Path) -> Path:
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     return path
+
+
+@contextlib.contextmanager
+def native_output_logged() -> Iterator[None]:
+    """While the block runs, what is written to file descriptor 2 goes to ``search.log``.
+
+    Native libraries write there directly, past every Python setting: TensorFlow's C++ log
+    lines ("Could not find cuda drivers", oneDNN, the TFLite converter) come before
+    ``TF_CPP_MIN_LOG_LEVEL`` applies. Each line is logged afterwards as ``search.native``.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    sink = tempfile.TemporaryFile()
+    os.dup2(sink.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sink.seek(0)
+        written = sink.read().decode("utf-8", "replace")
+        sink.close()
+        log = logging.getLogger("search.native")
+        for line in written.splitlines():
+            if line.strip():
+                log.info(line)

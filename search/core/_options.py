@@ -148,6 +148,10 @@ class RunOptions:
     tracking: bool = option(
         "--no-tracking", "do not log to MLflow", switch=False, group="tracking", default=True
     )
+    register: str | None = option(
+        "--register", "register the final model in MLflow's model registry as NAME",
+        metavar="NAME",
+    )
     prefer: str | None = option(
         "--prefer", "among configs tied with the best, evaluate the one with the smallest "
         "PARAM (min:PARAM, the default) or the largest (max:PARAM)", metavar="PARAM",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from search.core._errors import TestSetAlreadyOpened
 from search.integrity._digests import row_digests, value_digests
+from search.integrity._neighbours import Sketch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,6 +66,19 @@ class Sealed:
         if self._groups is None:
             return set()
         return set(value_digests(self._groups).tolist())
+
+    def neighbour_distances(self, sketch: Sketch) -> np.ndarray:
+        """Distances from sampled test rows to their nearest development rows, for the
+        near-duplicate leak check.
+
+        ``sketch`` (fitted on the development rows alone) embeds the test features here, in
+        the driver, and only the sorted distances leave: no label, no score, no row, and not
+        which test row a distance belongs to. Nothing of the user's runs on the rows (only the
+        framework's own :class:`Sketch`), so the check does not count as opening the test set.
+        """
+        if type(sketch) is not Sketch:
+            raise TypeError("the sealed test part is compared only through the framework's Sketch")
+        return sketch.distances(self._X)
 
     def __repr__(self) -> str:
         fp = self.fingerprint

@@ -33,6 +33,7 @@ from search.core._channel import (
     Setup,
     Stop,
 )
+from search.core._logging import native_output_logged
 from search.core._outcome import failure, run_objective
 
 #: exit status of a worker whose driver went away
@@ -73,14 +74,17 @@ def _loop(conn: Any, task: Any) -> None:
             return
         if isinstance(job, Stop):
             return
-        if isinstance(job, Run):
-            conn.send(_run(conn, task, job, subsets))
-        elif isinstance(job, Fit):
-            conn.send(_fit(task, job, subsets))
-        elif isinstance(job, FitScore):
-            conn.send(_fit_score(task, job, subsets))
-        else:
-            raise TypeError(f"a worker cannot do {type(job).__name__}")
+        done: Done | Fitted
+        with native_output_logged():  # TensorFlow's C++ log lines: search.log, not the terminal
+            if isinstance(job, Run):
+                done = _run(conn, task, job, subsets)
+            elif isinstance(job, Fit):
+                done = _fit(task, job, subsets)
+            elif isinstance(job, FitScore):
+                done = _fit_score(task, job, subsets)
+            else:
+                raise TypeError(f"a worker cannot do {type(job).__name__}")
+        conn.send(done)
 
 
 def _run(conn: Any, task: Any, job: Run, subsets: dict[bytes, Any]) -> Done:

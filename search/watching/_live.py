@@ -42,14 +42,8 @@ class LiveProgress(RunObserver):
         self.done = 0
 
     def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.table import Column
 
         study = context.prep.study
         self.direction = context.prep.parts.direction
@@ -66,19 +60,24 @@ class LiveProgress(RunObserver):
             self.console.print(
                 f"search: the study already has {context.trials_done} of {study.trials} trials"
             )
+        # at 80 columns the counts, the best value and the clock keep their room: the bar
+        # shrinks first, then the name and the pruned/failed counts are cut
+        room = self.console.width - 72  # what the name, bar, count, best and clock leave
+        status = [TextColumn("{task.fields[status]}", table_column=Column(
+            no_wrap=True, overflow="ellipsis", max_width=room))] if room >= 8 else []
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+            TextColumn("[bold]{task.description}", table_column=Column(max_width=16, no_wrap=True)),
+            BarColumn(bar_width=None, table_column=Column(min_width=6, ratio=1)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[best]}", table_column=Column(no_wrap=True)),
+            *status,
+            _Clock(),
             console=self.console,
             transient=False,
         )
         self._task = self._progress.add_task(
-            study.name, total=study.trials, completed=context.trials_done, status=self._status()
+            study.name, total=study.trials, completed=context.trials_done, status=self._status(),
+            best=self._best_text(),
         )
         self._progress.start()
 
@@ -107,7 +106,9 @@ class LiveProgress(RunObserver):
         elif now - self._recounted >= _RECOUNT_S:
             self._recounted = now
             self._running = sum(t.state.name == "RUNNING" for t in trials())
-        self._progress.update(self._task, advance=1, status=self._status())
+        self._progress.update(
+            self._task, advance=1, status=self._status(), best=self._best_text()
+        )
 
     def search_ended(self, trials: Sequence[FrozenTrial], status: str) -> None:
         if self._progress is None:
@@ -119,18 +120,49 @@ class LiveProgress(RunObserver):
         if status != "finished":
             self.console.print(f"search: {status}")
 
+    def _best_text(self) -> str:
+        if self.multi:
+            return ""
+        return f"best {self.best[0]:.6g} #{self.best[1]}" if self.best else "best -"
+
     def _status(self) -> str:
-        best = f"best {self.best[0]:.6g} (#{self.best[1]})" if self.best else "best -"
-        best = "" if self.multi else best
         return (
-            f"{self._running} running  {self.counts['PRUNED']} pruned  "
-            f"{self.counts['FAIL']} failed  {best}"
+            f"{self._running} running {self.counts['PRUNED']} pruned {self.counts['FAIL']} failed"
         )
 
     def _better(self, value: float) -> bool:
         if self.best is None:
             return True
         return value > self.best[0] if self.direction == "maximize" else value < self.best[0]
+
+
+def _clock_column() -> type:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Clock(ProgressColumn):
+        """``0:12 ETA 0:20``: the time so far and the time left, in one short column."""
+
+        def render(self, task: Any) -> Text:
+            elapsed = _hms(task.finished_time if task.finished else task.elapsed)
+            left = _hms(task.time_remaining) if task.time_remaining is not None else "-:--"
+            return Text(f"{elapsed} ETA {left}", style="progress.elapsed")
+
+    return Clock
+
+
+def _Clock() -> Any:
+    from rich.table import Column
+
+    return _clock_column()(table_column=Column(no_wrap=True, min_width=14))
+
+
+def _hms(seconds: float | None) -> str:
+    """``1:02:03``, ``2:03`` or ``0:07``."""
+    total = int(seconds or 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _params(trial: FrozenTrial) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from search.core._errors import UserError
-from search.core._folder import STUDY_JSON
+from search.core._folder import LOG_FILE, STUDY_JSON
+from search.core._logging import log_helper_to_file
 from search.watching._report_file import load_stored_study, write_report
 from search.watching._report_observer import ReportWriter
 
@@ -26,6 +27,8 @@ def report(directory: Path) -> int:
     """``python -m search report RESULTS/NAME``: (re)write ``report.html`` and say where."""
     if not (directory / STUDY_JSON).is_file():
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
+    if (directory / LOG_FILE).is_file():  # a plot that cannot be drawn logs there, not here
+        log_helper_to_file(directory)
     path = write_report(directory)
     print(f"report: {path}")
     return 0

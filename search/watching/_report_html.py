@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import statistics
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +29,44 @@ def missing(reason: str, escape: bool = True) -> str:
 
 
 def table(head: list[str], rows: list[list[str]]) -> str:
-    """A grid with a header row; every cell is escaped."""
-    h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+    """A grid with a header row; every cell is escaped; a header may break after a dot."""
+    h = "".join(f"<th>{html.escape(c).replace('.', '.<wbr>')}</th>" for c in head)
     b = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f'<table class="grid"><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>'
+
+
+def short_labels(paths: list[str]) -> dict[str, str]:
+    """Each parameter path by its shortest tail of dotted parts that no other path shares:
+    ``model.forest.max_depth`` is ``max_depth`` unless another branch has a ``max_depth``."""
+    found = {}
+    for path in paths:
+        parts = path.split(".")
+        for n in range(1, len(parts) + 1):
+            tail = ".".join(parts[-n:])
+            if not any(other != path and other.endswith("." + tail) or other == tail
+                       for other in paths if other != path):
+                found[path] = tail
+                break
+        else:
+            found[path] = path
+    return found
+
+
+def wrapped(label: str, width: int = 16) -> str:
+    """A plot label broken onto lines (plotly's ``<br>``) after its dots, and inside a part
+    only when the part alone is too long (after an underscore)."""
+    if len(label) <= width:
+        return label
+    pieces = re.split(r"(?<=\.)", label)
+    pieces = [p for piece in pieces for p in (
+        re.split(r"(?<=_)", piece) if len(piece) > width else [piece])]
+    lines, line = [], ""
+    for piece in pieces:
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        line += piece
+    return "<br>".join([*lines, line])
 
 
 def key_values(rows: list[tuple[str, str]]) -> str:

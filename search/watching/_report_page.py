@@ -76,8 +76,9 @@ margin:16px 0}
 table{border-collapse:collapse;font-size:.9rem}
 table.kv th{text-align:left;padding:3px 16px 3px 0;color:#5b6475;font-weight:600}
 table.grid{display:block;overflow-x:auto;max-width:100%}
-table.grid th,table.grid td{border-bottom:1px solid #e9ecf1;padding:4px 10px;text-align:right;
+table.grid th,table.grid td{border-bottom:1px solid #e9ecf1;padding:4px 8px;text-align:right;
 white-space:nowrap}
+table.grid th{white-space:normal;vertical-align:bottom}
 table.grid th{background:#f0f2f5}
 p.missing{color:#8a5a00;background:#fff7e6;padding:8px 12px;border-radius:6px}
 footer{color:#7a8394;font-size:.8rem;margin:24px 0}

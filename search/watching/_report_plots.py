@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from search.watching._report_html import missing, section
+from search.integrity._ties import fold_scores
+from search.watching._report_html import missing, section, wrapped
 from search.watching._report_study import ReportStudy
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ class Plots:
             from optuna.visualization import plot_optimization_history
 
             fig = plot_optimization_history(s.stored(), target_name=s.metric, error_bar=False)
+            _add_pruned(fig, s.trials)
+            fig.update_layout(title=f"Optimization history: {s.metric}")
             return self._figure(fig)
 
         return self._plot("Optimization history", draw, s.need(1))
@@ -98,7 +102,8 @@ class Plots:
                 )
             study = s.stored() if shown is s.complete else _in_memory(shown, s.direction)
             fig = plot_parallel_coordinate(study, target_name=s.metric)
-            return note + _note_conditional(s) + self._figure(fig, height=480)
+            _name_dimensions(fig, [t.values[0] for t in shown], sorted({p for t in shown for p in t.params}))
+            return note + _note_conditional(s) + self._figure(fig, height=540, bottom=90)
 
         return self._plot("Parallel coordinates", draw, s.need(2) or s.need_params())
 
@@ -108,10 +113,14 @@ class Plots:
         def draw() -> str:
             from optuna.visualization import plot_param_importances
 
-            parts = []
+            parts: list[str] = []
+            skipped: list[str] = []
             for label, trials in s.branch_groups():
                 params = _common_params(trials)
-                if len(trials) < 2 or not params:
+                if not params:
+                    continue
+                if len(trials) < _enough(params):
+                    skipped.append(f"{label} ({len(trials)} of {_enough(params)} trials)")
                     continue
                 fig = plot_param_importances(
                     _in_memory(trials, s.direction),
@@ -121,12 +130,18 @@ class Plots:
                 )
                 fig.update_layout(title=f"Hyperparameter importances: {label}")
                 parts.append(self._figure(fig, height=max(260, 60 + 32 * len(params))))
+            note = (
+                f"<p>Not assessed, for want of complete trials: {html.escape('; '.join(skipped))}"
+                f". An importance needs at least {MIN_IMPORTANCE} complete trials, and twice as "
+                "many as the group has parameters.</p>" if skipped else ""
+            )
             if not parts:
-                return missing("no group of trials shares a varying parameter")
+                return missing("no group of trials has enough complete trials to weigh its "
+                               "parameters") + note
             return (
                 "<p>PED-ANOVA importances: how much each parameter explains where the best "
                 "trials lie. Parameters of a conditional branch are assessed among the "
-                "trials that took the branch.</p>" + "".join(parts)
+                "trials that took the branch.</p>" + "".join(parts) + note
             )
 
         return self._plot("Parameter importances", draw, s.need(2) or s.need_params())
@@ -137,14 +152,20 @@ class Plots:
         def draw() -> str:
             from optuna.visualization import plot_slice
 
-            paths = s.param_paths()
+            paths, thin = _sliceable(s)
             parts = []
+            if thin:
+                parts.append(
+                    "<p>Not drawn, for want of two different values among the complete trials: "
+                    f"{html.escape(', '.join(thin))}.</p>"
+                )
             for i in range(0, len(paths), SLICE_GROUP):
                 fig = plot_slice(
                     s.stored(), params=paths[i : i + SLICE_GROUP], target_name=s.metric
                 )
                 fig.update_layout(width=None, autosize=True)  # Optuna fixes 300 px a parameter
-                parts.append(self._figure(fig, height=380))
+                fig.for_each_xaxis(lambda axis: axis.update(title_text=wrapped(axis.title.text)))
+                parts.append(self._figure(fig, height=400))
             return "".join(parts)
 
         return self._plot("Slices", draw, s.need(1) or s.need_params())
@@ -168,16 +189,25 @@ class Plots:
                     "ones and the latest.</p>"
                 )
             fig = plot_intermediate_values(_in_memory(shown, s.direction))
-            fig.update_layout(showlegend=len(shown) <= 20)
+            step = "fold" if any(fold_scores(t) for t in shown) else "epoch"
+            fig.update_layout(
+                showlegend=len(shown) <= 20,
+                title=f"Learning curves: {s.metric} after each {step}",
+                xaxis_title=f"{step} (from 0)",
+                yaxis_title=f"{s.metric} ({'running mean over folds' if step == 'fold' else 'validation'})",
+            )
+            fig.update_xaxes(dtick=1)
             return note + self._figure(fig)
 
         need = None if stepped else "no trial reported intermediate values (folds or steps)"
         return self._plot("Learning curves", draw, need)
 
-    def _figure(self, fig: Any, height: int = 440) -> str:
+    def _figure(self, fig: Any, height: int = 440, bottom: int = 50) -> str:
         import plotly.io as pio
 
-        fig.update_layout(height=height, template="plotly_white", margin={"t": 60, "b": 50})
+        fig.update_layout(height=height, template="plotly_white", margin={"t": 60, "b": bottom})
+        fig.update_xaxes(exponentformat="e")  # 1e-08, never plotly's SI "10n"
+        fig.update_yaxes(exponentformat="e")
         div = f"figure-{len(self.figures)}"
         self.figures.append(div)
         return str(
@@ -216,6 +246,63 @@ def _best_and_latest(stepped: list[FrozenTrial], ranked: list[FrozenTrial]) -> l
     keep = {t.number for t in done[: CURVES // 2]}
     keep |= {t.number for t in stepped[-(CURVES - len(keep)) :]}
     return [t for t in stepped if t.number in keep]
+
+
+MIN_IMPORTANCE = 10  # complete trials a group of trials needs before its importances are drawn
+
+
+def _enough(params: list[str]) -> int:
+    """Complete trials an importance of ``params`` needs."""
+    return max(MIN_IMPORTANCE, 2 * len(params))
+
+
+def _sliceable(study: ReportStudy) -> tuple[list[str], list[str]]:
+    """The parameters a slice can show (two values or more among the complete trials), and
+    the others."""
+    found: list[str] = []
+    thin: list[str] = []
+    for path in study.param_paths():
+        values = {repr(t.params[path]) for t in study.complete if path in t.params}
+        (found if len(values) >= 2 else thin).append(path)
+    return found, thin
+
+
+def _add_pruned(fig: Any, trials: Sequence[FrozenTrial]) -> None:
+    """Pruned trials on the history, at their last reported value, marked apart."""
+    import plotly.graph_objects as go
+
+    pruned = [t for t in trials if t.state.name == "PRUNED" and t.intermediate_values]
+    if not pruned:
+        return
+    last = [t.intermediate_values[max(t.intermediate_values)] for t in pruned]
+    fig.add_trace(
+        go.Scatter(
+            x=[t.number for t in pruned],
+            y=last,
+            mode="markers",
+            marker={"symbol": "x", "color": "#9aa3b2", "size": 7},
+            name="pruned (last reported value)",
+        )
+    )
+
+
+def _name_dimensions(fig: Any, values: list[float], params: list[str]) -> None:
+    """Full, wrapped names on the axes of parallel coordinates (Optuna cuts names longer than
+    19 characters, so two axes could read ``model.forest.max_...``), and tick labels on the
+    objective's axis with the digits that tell them apart."""
+    left, labels = list(params), []
+    for label in fig.layout.xaxis.ticktext:
+        full = next((p for p in left if p == label or (label.endswith("...") and
+                     p.startswith(label[:-3]) and len(p) >= 20)), None)
+        if full is not None:
+            left.remove(full)
+        labels.append(wrapped(full or label))
+    fig.update_xaxes(ticktext=labels)
+    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    digits = 3 if high <= low else max(3, 2 - math.floor(math.log10(high - low)))
+    for note in fig.layout.annotations:
+        if note.x == 0 and high > low:  # the objective's axis, drawn from 0 (low) to 1 (high)
+            note.text = f"{low + float(note.y) * (high - low):.{digits}f}"
 
 
 def _note_conditional(study: ReportStudy) -> str:

@@ -18,6 +18,7 @@ from search.watching._report_html import (
     missing,
     seconds,
     section,
+    short_labels,
     spread,
     table,
 )
@@ -153,7 +154,8 @@ def leaderboard(study: ReportStudy) -> str:
     ranked = study.ranked()
     paths = sorted({p for t in ranked[:TOP] for p in t.params})
     marks = _tie_marks(study.best)
-    head = ["#", "trial", "", study.metric, "spread", "seconds", *paths]
+    names = short_labels(paths)  # unambiguous, short enough to fit the page
+    head = ["#", "trial", "", study.metric, "spread", "seconds", *(names[p] for p in paths)]
     rows = []
     for rank, t in enumerate(ranked[:TOP], start=1):
         rows.append(

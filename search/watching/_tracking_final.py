@@ -1,7 +1,8 @@
 """What tracking logs for the final evaluation: one final run under the study's parent run.
 
 The final run holds the test metrics, the validation value and the generalization gap, the
-selected trial's params, ``final.json`` (with the per-class report apart) and the model folder;
+selected trial's params, ``final.json`` (with the per-class report apart) and the final model as
+an MLflow model (``_tracking_model``), registered with ``--register NAME``;
 the test value and gap also go on the parent run, and the study's ``report.html`` is attached to
 it. Logged by the tracking writer process, or by the driver of ``python -m search final``, which
 has none.
@@ -9,17 +10,25 @@ has none.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 from search.core._folder import BEST_JSON, FINAL_JSON, MODEL_DIR, REPORT_HTML, read_record
 from search.watching._tracking_client import log_batch, mlflow_client, now_ms
+from search.watching._tracking_model import log_final_model
+from search.watching._tracking_model import register as register_model
 from search.watching._tracking_records import KIND, MAX_TAG, PARENT, TRIAL, param_values
 
+log = logging.getLogger(__name__)
 
-def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[str, Any]) -> str:
-    """One run for the final evaluation: test metrics, classification report, the model."""
+
+def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[str, Any],
+              register: str | None = None) -> str | None:
+    """One run for the final evaluation: test metrics, classification report, the model as
+    an MLflow model, registered as ``register`` when given: then a line for the terminal
+    that says what was registered."""
     stored = read_record(directory / FINAL_JSON)  # a corrupt file stops here, before any run
     client = mlflow_client(uri)
     parent_id = parent["parent_run_id"]
@@ -36,14 +45,36 @@ def log_final(uri: str, parent: dict[str, str], directory: Path, record: dict[st
         per_class = stored.get("classification_report")
         client.log_dict(run_id, per_class, "classification_report.json")
     client.log_dict(run_id, stored, FINAL_JSON)
-    model = directory / MODEL_DIR
-    if model.is_dir():
-        client.log_artifacts(run_id, str(model), MODEL_DIR)
+    model_uri = _log_model(client, uri, (parent["experiment_id"], run_id), directory)
+    said = None
+    if register and model_uri is not None:
+        registered = f"{register} version {register_model(client, model_uri, register, run_id)}"
+        client.set_tag(run_id, "search.registered_model", registered)
+        said = f"registered the final model as {registered}"
+    elif register:
+        said = f"--register {register}: not registered, the final model is not an MLflow model"
+        log.warning("tracking: %s", said)
     client.set_terminated(run_id, status="FINISHED")
     on_parent = [m for m in metrics if m.key in ("test_value", "generalization_gap")]
     log_batch(client, parent_id, metrics=on_parent)
     client.set_terminated(parent_id, status="FINISHED")
-    return str(run_id)
+    return said
+
+
+def _log_model(client: Any, uri: str, ids: tuple[str, str], directory: Path) -> str | None:
+    """The model folder as the run's MLflow model (its URI); a folder MLflow cannot take as a
+    model (the user's own files) is kept as plain artifacts under ``model_files``."""
+    model = directory / MODEL_DIR
+    if not model.is_dir():
+        return None
+    try:
+        model_uri = log_final_model(uri, *ids, directory)
+    except Exception:  # noqa: BLE001 - the files are kept as they are, and the log says why
+        log.exception("tracking: the final model could not be logged as an MLflow model")
+        model_uri = None
+    if model_uri is None:
+        client.log_artifacts(ids[1], str(model), "model_files")
+    return model_uri
 
 
 def _final_metrics(record: dict[str, Any]) -> list[Any]:

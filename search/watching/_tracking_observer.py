@@ -40,9 +40,10 @@ _INTERRUPT_WAIT_S = 10.0  # the longest wait for the writer after an interrupted
 class MlflowTracker(RunObserver):
     """Logs the study, its trials and the final evaluation to MLflow (see the module doc)."""
 
-    def __init__(self, uri: str, directory: Path) -> None:
+    def __init__(self, uri: str, directory: Path, register: str | None = None) -> None:
         self.uri = uri
         self.directory = directory
+        self.register = register  # the registered model's name (--register), if any
         self.parent: dict[str, str] | None = None  # experiment_id, parent_run_id
         self._proc: Any = None
         self._inbox: Any = None
@@ -108,7 +109,9 @@ class MlflowTracker(RunObserver):
         if self.parent is None:
             return
         try:
-            log_final(self.uri, self.parent, self.directory, record)
+            said = log_final(self.uri, self.parent, self.directory, record, self.register)
+            if said:
+                print(f"tracking: {said}")
             log_report(self.uri, self.parent, self.directory)
         except Exception as exc:  # noqa: BLE001 - tracking never fails the final evaluation
             log.exception("tracking: the final run was not logged")
@@ -146,6 +149,7 @@ class MlflowTracker(RunObserver):
             "stored": stored if same_uri else None,
             "best": None if best is None else (best.value, best.number),
             "driver": os.getpid(),
+            "register": self.register,
         }
 
     def _artifact_location(self) -> str | None:
@@ -169,6 +173,8 @@ class MlflowTracker(RunObserver):
                 self._remember(self.parent)
             elif kind == "done":
                 self._done = message[1]
+            elif kind == "registered":
+                print(f"tracking: {message[1]}", flush=True)
             elif kind == "final_error":
                 print(
                     f"tracking: the final run was not logged to MLflow ({message[1]}); "

@@ -92,6 +92,34 @@ def study_tags(record: dict[str, Any], directory: Path) -> dict[str, str]:
     return {k: str(v)[:MAX_TAG] for k, v in tags.items() if v is not None}
 
 
+#: a network's per-epoch history keys (``history.json``) as MLflow metric names
+_EPOCH_KEYS = {"loss": "train_loss", "val_loss": "val_loss", "score": "train_{}",
+               "val_score": "val_{}", "lr": "learning_rate"}
+
+
+def epoch_metrics(folder: Path, end: int) -> list[Any]:
+    """A network trial's per-epoch training and validation loss and metric, from the
+    ``history.json`` its folder keeps (step: the epoch); a fold's names start ``fold_k/``.
+    Nothing for a trial without one, or one that cannot be read."""
+    from mlflow.entities import Metric
+
+    try:
+        histories = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    metrics = []
+    for run, history in (histories.items() if isinstance(histories, dict) else ()):
+        prefix = "" if run == "holdout" else f"{run}/"
+        metric = str(history.get("metric", "score"))
+        for record in history.get("epochs", ()):
+            for key, name in _EPOCH_KEYS.items():
+                value = record.get(key)
+                if isinstance(value, (int, float)):
+                    metrics.append(Metric(prefix + name.format(metric), float(value), end,
+                                          int(record.get("epoch", 0))))
+    return metrics
+
+
 def param_values(params: dict[str, Any]) -> dict[str, str]:
     """A trial's parameters as MLflow params: text, cut to MLflow's limit."""
     return {k: str(v)[:MAX_PARAM] for k, v in params.items()}

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from search.core._folder import STUDY_JSON, read_record
+from search.core._folder import STUDY_JSON, read_record, trial_dir
 from search.core._logging import log_helper_to_file
 from search.watching._tracking_client import (
     experiment,
@@ -31,7 +31,15 @@ from search.watching._tracking_client import (
     now_ms,
 )
 from search.watching._tracking_final import log_final, log_report
-from search.watching._tracking_records import CREATED, KIND, MAX_TAG, PARENT, TRIAL, param_values
+from search.watching._tracking_records import (
+    CREATED,
+    KIND,
+    MAX_TAG,
+    PARENT,
+    TRIAL,
+    epoch_metrics,
+    param_values,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +110,10 @@ def _final_or_say(writer: RunWriter, record: dict[str, Any], outbox: Any) -> Non
     """Log the final run; a failure is said once and the writer goes on to close."""
     config = writer.config
     try:
-        log_final(config["uri"], writer.ids(), Path(config["directory"]), record)
+        said = log_final(config["uri"], writer.ids(), Path(config["directory"]), record,
+                         config.get("register"))
+        if said:
+            outbox.put(("registered", said))
     except Exception as exc:  # noqa: BLE001 - tracking never fails the final evaluation
         log.exception("tracking: the final run was not logged")
         outbox.put(("final_error", first_line(exc)))
@@ -214,7 +225,9 @@ class RunWriter:
             run_name=f"trial {number}",
         )
         params = param_values(record["params"])
-        log_batch(self.client, run.info.run_id, params=params, metrics=_trial_metrics(record, end))
+        metrics = _trial_metrics(record, end)
+        metrics += epoch_metrics(trial_dir(Path(self.config["directory"]), number), end)
+        log_batch(self.client, run.info.run_id, params=params, metrics=metrics)
         self.client.set_terminated(
             run.info.run_id, status=_STATUS.get(record["state"], "FAILED"), end_time=end
         )

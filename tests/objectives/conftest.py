@@ -194,3 +194,31 @@ def make_space() -> type[StandInSpace]:
 def make_dev() -> Any:
     """``make_dev(X, y, **kw)`` -> classification :class:`DevData` with its classes."""
     return classification
+
+
+def hparams_sessions(logdir: Path) -> dict[str, dict[str, Any]]:
+    """The HParams sessions under ``logdir``, read as TensorBoard reads them (its event
+    multiplexer and the hparams plugin's parser): by run, the config, status and scalars."""
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import api_pb2, metadata
+    from tensorboard.util import tensor_util
+
+    mux = EventMultiplexer()
+    mux.AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    sessions: dict[str, dict[str, Any]] = {}
+    for run, tags in mux.PluginRunToTagToContent(metadata.PLUGIN_NAME).items():
+        if metadata.SESSION_START_INFO_TAG not in tags:
+            continue
+        start = metadata.parse_session_start_info_plugin_data(
+            tags[metadata.SESSION_START_INFO_TAG])
+        end = metadata.parse_session_end_info_plugin_data(tags[metadata.SESSION_END_INFO_TAG])
+        accumulator = mux.GetAccumulator(run)
+        scalars = {tag: float(tensor_util.make_ndarray(accumulator.Tensors(tag)[-1].tensor_proto))
+                   for tag in accumulator.Tags()["tensors"]
+                   if not tag.startswith("_hparams_")}
+        config = {key: getattr(value, value.WhichOneof("kind"))
+                  for key, value in start.hparams.items()}
+        sessions[run] = {"config": config, "status": api_pb2.Status.Name(end.status),
+                         "scalars": scalars, "group": start.group_name}
+    return sessions

@@ -26,7 +26,7 @@ from objectives import (
     get_metrics,
     load_model,
 )
-from tests.objectives.conftest import RecordingTrial, predict_elsewhere
+from tests.objectives.conftest import RecordingTrial, hparams_sessions, predict_elsewhere  # noqa: E402
 
 SMALL = {"layers": 1, "width": 16, "lr": 0.02, "batch_size": 32}
 
@@ -113,6 +113,16 @@ def test_the_callbacks_leave_history_checkpoint_and_tensorboard_events(stopped):
 
 
 @pytest.mark.slow
+def test_the_trial_is_an_hparams_session_tensorboard_reads(stopped):
+    sessions = hparams_sessions(stopped["dir"] / "tensorboard")
+    assert list(sessions) == ["."]  # the per-epoch runs below are the session's groups
+    session = sessions["."]
+    assert session["status"] == "STATUS_SUCCESS"
+    assert session["config"]["scheduler"] == "plateau" and session["config"]["width"] == 64
+    assert session["scalars"]["trial/log_loss"] == pytest.approx(stopped["value"], rel=1e-6)
+
+
+@pytest.mark.slow
 def test_the_pruning_callback_stops_training(wine: DevData):
     pytest.importorskip("tensorflow")
     trial = artifact_trial(None, prune_after=2)
@@ -163,10 +173,11 @@ def test_exported_files_load_back_and_predict_the_same(diabetes: DevData, tmp_pa
     X = diabetes.X.iloc[:40]
     expected = model.predict(X)
     np.testing.assert_allclose(load_model(tmp_path / "model").predict(X), expected, rtol=1e-5)
+    # model.keras holds the network with its head: values in the target's units
     network = keras.models.load_model(tmp_path / "model" / "model.keras")
     features = model.preprocessor_.features(X)
-    np.testing.assert_allclose(KerasObjective._forward(network, features),
-                               model.outputs(X), rtol=1e-5)
+    np.testing.assert_allclose(KerasObjective._forward(network, features).reshape(-1),
+                               expected, rtol=1e-5)
     lite = tflite_predict(tmp_path / "model" / "model.tflite", features)
     np.testing.assert_allclose(lite.reshape(-1), expected, rtol=1e-4, atol=1e-3)
 
@@ -184,10 +195,11 @@ def test_the_final_model_pickles_to_a_fresh_process_and_predicts_the_same(
 @pytest.mark.slow
 def test_the_tflite_classifier_gives_probabilities(iris: DevData, tmp_path: Path):
     pytest.importorskip("tensorflow")
-    from objectives._keras import export_tflite, tflite_predict
+    from objectives._keras import export_tflite, tflite_predict, with_head
 
     model = objective(epochs=2).fit_final(dict(SMALL), iris, 0)
-    path = export_tflite(model, tmp_path / "iris.tflite")
+    path = export_tflite(with_head(model.network_, model.preprocessor_),
+                         tmp_path / "iris.tflite")
     X = iris.X.iloc[::10]
     lite = tflite_predict(path, model.preprocessor_.features(X))
     np.testing.assert_allclose(lite, model.predict_proba(X), rtol=1e-4, atol=1e-5)

@@ -18,7 +18,8 @@ LAZY = {
     "torch": {"_torch.py", "_keras.py"},  # _keras.py: KERAS_BACKEND=torch
     "tensorflow": {"_keras.py"},
     "keras": {"_keras.py"},
-    "tensorboardX": {"_torch.py"},
+    "tensorboardX": {"_nn_board.py"},  # the TensorBoard writers, for both frameworks
+    "tensorboard": {"_nn_board.py"},
 }
 
 

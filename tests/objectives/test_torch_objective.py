@@ -27,7 +27,7 @@ from objectives import (  # noqa: E402
     load_model,
 )
 from objectives._torch import load_network, mlp  # noqa: E402
-from tests.objectives.conftest import RecordingTrial, predict_elsewhere  # noqa: E402
+from tests.objectives.conftest import RecordingTrial, hparams_sessions, predict_elsewhere  # noqa: E402
 
 #: a small, quick network: every test trains for a few epochs only
 SMALL = {"layers": 1, "width": 16, "lr": 0.01, "batch_size": 32}
@@ -83,6 +83,31 @@ def test_the_pruner_stops_a_trial_after_the_epoch_it_says(wine: DevData, trial_d
     history = json.loads((trial_dir / "history.json").read_text())["holdout"]
     assert len(history["epochs"]) == 2
     assert not (trial_dir / "summary.json").exists()  # a pruned trial is never the best
+
+
+def test_every_trial_is_an_hparams_session_with_its_config_and_value(wine: DevData,
+                                                                    tmp_path: Path):
+    """Two trials under one folder, as ``tensorboard --logdir RESULTS/NAME/trials`` sees them:
+    the complete one with its value, the pruned one a failure without one."""
+    done = artifact_trial(tmp_path / "trial_00000", number=0)
+    value = objective(epochs=2).evaluate(dict(SMALL), wine, done, get_metric("accuracy"))
+    pruned = artifact_trial(tmp_path / "trial_00001", number=1, prune_after=1)
+    with pytest.raises(Pruned):
+        objective(epochs=5).evaluate({**SMALL, "width": 8}, wine, pruned, get_metric("accuracy"))
+    sessions = hparams_sessions(tmp_path)
+    assert set(sessions) == {"trial_00000/tensorboard", "trial_00001/tensorboard"}
+    first, second = sessions["trial_00000/tensorboard"], sessions["trial_00001/tensorboard"]
+    assert first["status"] == "STATUS_SUCCESS" and first["group"] == "trial 0"
+    assert first["config"] == {**SMALL, "width": 16}
+    assert first["scalars"]["trial/accuracy"] == pytest.approx(value)
+    assert second["status"] == "STATUS_FAILURE" and second["config"]["width"] == 8
+    assert "trial/accuracy" not in second["scalars"]
+    # the per-epoch scalars are the session's groups
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "trial_00000" / "tensorboard" / "holdout")).Reload()
+    assert {"loss/train", "loss/validation", "accuracy/validation"} <= set(events.Tags()["scalars"])
+    assert len(events.Scalars("loss/validation")) == 2
 
 
 def test_a_pruner_that_always_says_stop_stops_after_the_first_epoch(wine: DevData):
@@ -286,9 +311,10 @@ def test_exported_files_load_back_and_predict_the_same(iris: DevData, tmp_path: 
     features = model.preprocessor_.features(iris.X)
     np.testing.assert_allclose(TorchObjective._forward(fresh, features), model.outputs(iris.X),
                                rtol=1e-5, atol=1e-6)
+    # model.pt2 holds the network with its head: class probabilities
     exported = load_network(tmp_path / "model")
-    np.testing.assert_allclose(TorchObjective._forward(exported, features),
-                               model.outputs(iris.X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(TorchObjective._forward(exported, features), expected_proba,
+                               rtol=1e-5, atol=1e-6)
     info = json.loads((tmp_path / "model" / "model.json").read_text())
     assert info["framework"] == "torch" and info["classes"] == [0, 1, 2]
     assert info["files"]["pt2"] == "model.pt2"

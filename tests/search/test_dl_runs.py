@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,11 @@ def test_a_keras_study_writes_the_keras_and_tflite_models(write_study, tmp_path)
     path = write_study(KERAS_STUDY)
     result = run_cli(path, "--results", tmp_path / "out", "--no-tracking", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # TensorFlow's C++ log lines (absl: "I0000 00:00:... cudart_stub.cc:31] ...") and its
+    # "WARNING: All log messages before absl::InitializeLog()" go to search.log, not the terminal
+    native = [line for line in result.stderr.splitlines()
+              if re.match(r"[IWEF]\d{4} |WARNING: All log messages", line)]
+    assert not native, native
     folder = tmp_path / "out" / "diabetes_keras"
     final = json.loads((folder / "final.json").read_text())
     assert {"model/model.keras", "model/model.tflite", "model/history.png"} <= set(

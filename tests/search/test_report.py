@@ -44,7 +44,9 @@ study = Study(
         choice="model", folds=3,
     ),
     metric="accuracy",
-    trials=10,
+    trials=30,
+    sampler="random",
+    pruner="none",
     seed=0,
 )
 """
@@ -249,12 +251,20 @@ def test_a_run_writes_a_report_that_draws_every_plot_offline_in_chromium(write_s
     assert "Hyperparameter importances: model = knn" in page  # conditional parameters
     assert "model.knn.n_neighbors" in page and "model.lr.C" in page
     assert not_shown(page) == []
+    assert "Learning curves: accuracy after each fold" in page and "fold (from 0)" in page
+    assert "model.knn.\\u003cbr\\u003en_neighbors" in page  # full names on the axes, wrapped
 
     with chromium(tmp_path) as browser:
         drawn = open_report(browser, report, screenshot="report.png")
         assert drawn == figures(page) >= 7
         assert browser.errors() == []
         assert {url.split(":", 1)[0] for url in browser.requests()} <= {"file", "data", "blob"}
+        fits = "[...document.querySelectorAll('table')].every(t => t.scrollWidth <= t.clientWidth + 1)"
+        assert browser.evaluate(fits) is True  # every table fits the page: no sideways scroll
+        axes = browser.evaluate(
+            "[...document.querySelectorAll('.xtick text')].map(t => t.textContent)"
+        )
+        assert not [a for a in axes if a.endswith("...")]  # no name cut short
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
 
@@ -286,7 +296,8 @@ def test_the_report_command_says_what_is_missing_instead_of_failing(write_study,
         assert result.stderr == ""
 
     one = (out / "one" / "report.html").read_text(encoding="utf-8")
-    assert figures(one) == 2  # the history and a slice; the rest needs more trials
+    assert figures(one) == 1  # the history; a slice needs two values, the rest more trials
+    assert "for want of two different values among the complete trials: x" in one
     assert "needs 2 complete trials; this study has 1" in not_shown(one)
     assert "this study has no data, so it has no test set" in not_shown(one)
 

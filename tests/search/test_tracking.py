@@ -256,12 +256,13 @@ def test_the_final_run_holds_test_metrics_report_and_model(served):
     assert metrics["generalization_gap"] == pytest.approx(final["generalization_gap"]["gap"])
     run_id = run["info"]["run_id"]
     top = {f["path"] for f in api(url, "artifacts/list", run_id=run_id)["files"]}
-    assert {"model", "final.json", "classification_report.json"} <= top
-    model = api(url, "artifacts/list", run_id=run_id, path="model")["files"]
-    local = folder / "model" / "model.joblib"
-    assert {(f["path"], int(f["file_size"])) for f in model} >= {
-        ("model/model.joblib", local.stat().st_size)
-    }
+    assert {"final.json", "classification_report.json"} <= top
+    # the model is an MLflow model logged by the run (MLflow 3's logged models), not files
+    experiment = run["info"]["experiment_id"]
+    found = api(url, "logged-models/search", {"experiment_ids": [experiment]})["models"]
+    assert [(m["info"]["name"], m["info"]["source_run_id"]) for m in found] == [
+        ("model", run_id)
+    ]
 
 
 @pytest.mark.slow
@@ -335,8 +336,9 @@ def test_the_final_command_logs_its_run_under_the_studys_parent_run(write_study,
     ]
     runs = [r for r in active_runs(out, "tracked") if r.data.tags["search.kind"] == "final"]
     assert len(runs) == 1 and runs[0].data.tags["mlflow.parentRunId"] == parent_id
-    artifacts = [a.path for a in client(out).list_artifacts(runs[0].info.run_id, "model")]
-    assert artifacts == ["model/model.joblib"]
+    (logged,) = client(out).search_logged_models([runs[0].info.experiment_id])
+    assert (logged.name, logged.source_run_id) == ("model", runs[0].info.run_id)
+    assert "MLmodel" in {a.path for a in client(out).list_logged_model_artifacts(logged.model_id)}
     page = (out / "tracked" / "report.html").read_text()
     record = json.loads((out / "tracked" / "final.json").read_text())
     assert "Classification report (test)" in page and record["opened_at"] in page
