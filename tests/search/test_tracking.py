@@ -112,7 +112,9 @@ def mlflow_server(store_uri: str, workdir: Path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        # no job consumers: MLflow 3's server starts six huey processes for jobs we never queue
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     try:
         url = f"http://127.0.0.1:{port}"
