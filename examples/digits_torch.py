@@ -4,9 +4,10 @@ AdamW or SGD with momentum, each with its own settings), learning rate, batch si
 learning-rate schedule (plateau, cosine or step).
 
 Each trial trains on 70 % of the data, reports its validation accuracy (15 %) every epoch, so
-the median pruner stops poor configs early, and stops itself after 6 epochs without a better
-one, keeping the best epoch. The final model is refitted on all development data (85 %) for the
-epochs early stopping chose, then scored once on the sealed test (15 %).
+the default pruner (successive halving, `auto`'s choice for epochs) stops poor configs early,
+and the trial stops itself after 6 epochs without a better one, keeping the best epoch. The
+final model is refitted on all development data (85 %) for the epochs early stopping chose,
+then scored once on the sealed test (15 %).
 
     python -m search examples/digits_torch.py
     tensorboard --logdir results/digits_torch/trials

@@ -116,6 +116,8 @@ class Newcomer:
             "PYTHONPATH": str(ROOT),
             "PYTHONDONTWRITEBYTECODE": "1",
             "COLUMNS": "100",
+            # `mlflow ui` without the six job-consumer processes MLflow 3 starts (no job is queued)
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
         self.ran: list[str] = []
 

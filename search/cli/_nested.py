@@ -15,8 +15,9 @@ from search.core._engine import Budget, Engine
 from search.core._errors import RunError, UserError
 from search.core._folder import NESTED_JSON, write_json
 from search.core._pool import WorkerPool
+from search.core._prepare import steps_of
 from search.core._record import update_record
-from search.core._strategies import make_pruner, make_sampler
+from search.core._strategies import make_pruner
 from search.core._trials import best_trial
 from search.integrity._nested import InnerBest, nested_cv
 
@@ -42,8 +43,8 @@ def run_nested(
 
         opt = optuna.create_study(
             direction=parts.direction,  # type: ignore[arg-type]
-            sampler=make_sampler(study.sampler, parts.space, prep.seed + 1 + index),
-            pruner=make_pruner(study.pruner),
+            sampler=prep.make_sampler(prep.seed + 1 + index),
+            pruner=make_pruner(study.pruner, steps_of(parts)),
         )
         defaults = parts.space.default_params()
         if defaults:

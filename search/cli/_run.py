@@ -26,12 +26,13 @@ from search.cli._steps import (
     print_final,
     print_nested,
     print_stop,
+    say_sampler,
     small_budget,
     stored_record,
     stored_trials,
     tracking_uri,
 )
-from search.core._engine import Budget, Engine
+from search.core._engine import INTERRUPTED, Budget, Engine
 from search.core._errors import TestSetAlreadyOpened, UserError
 from search.core._final import final_evaluation
 from search.core._folder import FINAL_JSON, STUDY_JSON, now, read_record, write_json
@@ -63,7 +64,10 @@ def run(study_file: Path, options: RunOptions, argv: list[str]) -> int:
     directory = options.results / study.name
     with run_lock(directory), _terminate_as_interrupt():
         stored = stored_record(directory, resume=options.resume)
-        prep = prepare(study, study_file, seed=stored["seed"] if stored else None)
+        prep = prepare(
+            study, study_file, seed=stored["seed"] if stored else None,
+            sampler=stored.get("sampler") if stored else None,
+        )
         fresh = study_record(prep, backend=study.backend, argv=argv)
         if stored is not None:
             check_resume(stored, fresh, directory)  # names what differs, where it can
@@ -130,7 +134,7 @@ def _write_and_run(
             directory,
             trials=study.trials,
             workers=study.workers,
-            sampler=study.sampler,
+            sampler=fresh["sampler"],
             pruner=study.pruner,
             backend=study.backend,  # a study may resume on the other backend
             status="running",
@@ -194,6 +198,7 @@ def _search(
     """Run the study's trials on the engine, telling ``observers`` as trials finish."""
     study = prep.study
     trials = opt.get_trials(deepcopy=False)
+    say_sampler(prep)
     small_budget(opt, study.trials)
     done = sum(t.state.is_finished() and counts_toward_budget(t) for t in trials)
     observers.search_started(RunContext(prep, directory, options.resume, done), trials)
@@ -249,13 +254,17 @@ def _run_entry(directory: Path, started: str, argv: list[str]) -> dict[str, Any]
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler's pre-emption, ``kill``) ends the run as Ctrl-C does."""
+    """SIGTERM (a scheduler's pre-emption, ``kill``) ends the run as Ctrl-C does; both are
+    also noted for the engine, in case a library swallows the KeyboardInterrupt."""
 
     def interrupt(signum: int, frame: Any) -> None:
+        INTERRUPTED.set()
         raise KeyboardInterrupt
 
+    INTERRUPTED.clear()
     try:
         previous = signal.signal(signal.SIGTERM, interrupt)
+        previous_int = signal.signal(signal.SIGINT, interrupt)
     except ValueError:  # not the main thread
         yield
         return
@@ -263,6 +272,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_final(directory: Path) -> int:
@@ -276,7 +286,7 @@ def run_final(directory: Path) -> int:
     check_study_file(stored, study_file, directory)  # before the file runs
     with run_lock(directory):
         study = load_study_file(study_file, seed=stored["seed"])
-        prep = prepare(study, study_file, seed=stored["seed"])
+        prep = prepare(study, study_file, seed=stored["seed"], sampler=stored.get("sampler"))
         check_resume(stored, study_record(prep, backend="local", argv=[]), directory)
         if not prep.can_evaluate:
             raise UserError(f"{directory}: this study has no data or no way to fit a final model")

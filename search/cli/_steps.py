@@ -12,7 +12,7 @@ from search.core._folder import FINAL_JSON, LOG_FILE, STORE_FILE, STUDY_JSON, re
 from search.core._options import RunOptions
 from search.core._prepare import Prepared
 from search.core._store import open_store, read_store
-from search.core._strategies import make_sampler, sampler_seed
+from search.core._strategies import sampler_seed
 from search.core._trials import ABANDONED
 
 if TYPE_CHECKING:
@@ -72,12 +72,19 @@ def open_study(
     prior = sum(t.state.name != "WAITING" for t in opt.get_trials(deepcopy=False))
     if prior:  # a fresh seed for the rest of the study: the first run's draws are used up
         seed = sampler_seed(prep.seed, prior=prior)
-        opt.sampler = make_sampler(study.sampler, prep.parts.space, seed)
+        opt.sampler = prep.make_sampler(seed)
     for trial in opt.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         storage.set_trial_system_attr(trial._trial_id, ABANDONED, True)
         storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run was killed")
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
     return opt
+
+
+def say_sampler(prep: Prepared) -> None:
+    """Say which sampler ``auto`` chose and why (a named sampler needs no word)."""
+    choice = prep.choice
+    if choice is not None and choice.requested == "auto":
+        print(choice.line())
 
 
 def small_budget(opt: optuna.Study, trials: int) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 
 #: study attribute recording why a stop rule ended the search
 STOPPED_ATTR = "stopped_early"
+
+
+#: set by the command's SIGINT/SIGTERM handler. Optuna's GP sampler (torch, greenlets) was seen
+#: to lose a KeyboardInterrupt raised while it sampled; the engine checks this before each trial.
+INTERRUPTED = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,8 @@ class Engine:
     def _next(self) -> _Running | None:
         """A new trial with its config, or ``None`` once the budget allows no more."""
         while not self._closed:
+            if INTERRUPTED.is_set():  # a library swallowed the KeyboardInterrupt: raise it again
+                raise KeyboardInterrupt
             if self._spent():
                 self._closed = True
                 return None

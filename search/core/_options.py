@@ -16,8 +16,8 @@ from typing import Any
 
 from search.core._errors import UserError
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
-PRUNERS = ("median", "successive_halving", "hyperband", "median_stopping", "none")
+SAMPLERS = ("auto", "tpe", "random", "grid", "cmaes", "gp", "qmc", "nsga2")
+PRUNERS = ("auto", "racing", "median", "successive_halving", "hyperband", "median_stopping", "none")
 BACKENDS = ("local", "ray")
 DEFAULT_MAX_RETRIES = 2
 
@@ -116,14 +116,15 @@ class RunOptions:
         parse=NON_NEGATIVE_INT, metavar="N",
     )
     sampler: str | None = option(
-        "--sampler", "Optuna sampler (default tpe)", choices=SAMPLERS, study=True
+        "--sampler", "Optuna sampler (default auto: chosen for the study, see README)", choices=SAMPLERS, study=True
     )
     direction: str | None = option(
         "--direction", "for a study without a metric (a plain Optuna script): the direction",
         choices=("maximize", "minimize"), study=True,
     )
     pruner: str | None = option(
-        "--pruner", "early stopping on folds or epochs (default median)", choices=PRUNERS,
+        "--pruner", "early stopping on folds or epochs (default auto: racing on folds, "
+        "successive halving on epochs)", choices=PRUNERS,
         study=True,
     )
     results: Path = option(

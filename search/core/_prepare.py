@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.core._auto import SamplerChoice, check_choice, choose_sampler, given
 from search.core._channel import Setup
 from search.core._data import SplitData, load_and_split
 from search.core._errors import UserError
@@ -38,6 +39,17 @@ class Prepared:
     pruner: Any
     prefer: Preference | None = None
     leaks: tuple[Finding, ...] = ()
+    choice: SamplerChoice | None = None
+
+    def make_sampler(self, seed: int) -> Any:
+        """The study's sampler (``auto``'s choice, or the one named), seeded with ``seed``."""
+        from search.core._strategies import make_sampler
+
+        choice = self.choice or given(self.study.sampler)
+        return make_sampler(
+            choice.chosen, self.parts.space, seed, multi=self.parts.goals.multi,
+            settings=choice.settings,
+        )
 
     @property
     def can_evaluate(self) -> bool:
@@ -64,11 +76,14 @@ class Prepared:
         return NoiseStop(seed=self.seed) if self.study.stop_below_noise else None
 
 
-def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -> Prepared:
+def prepare(
+    study: Study, study_file: Path | None, *, seed: int | None = None, sampler: Any = None
+) -> Prepared:
     """Resolve, load and split the data, and check that the objective can use them.
 
     ``seed`` (a resumed study's recorded seed) wins over a missing study seed; a study without
     any seed draws one here, once, and the run records it so that a resume splits alike.
+    ``sampler`` is a resumed study's recorded sampler: ``auto`` keeps the choice it made.
     """
     from objectives import ObjectiveError
 
@@ -105,16 +120,45 @@ def prepare(study: Study, study_file: Path | None, *, seed: int | None = None) -
         raise UserError(f"objective: {exc}") from None
     from search.core._strategies import make_pruner, make_sampler
 
+    choice = _sampler_choice(study, parts, sampler)
     return Prepared(
         study=study,
         study_file=study_file,
         parts=parts,
         seed=effective,
         split=split,
-        sampler=make_sampler(study.sampler, parts.space, effective, multi=parts.goals.multi),
-        pruner=make_pruner("none" if parts.goals.multi else study.pruner),
+        sampler=make_sampler(choice.chosen, parts.space, effective, multi=parts.goals.multi,
+                             settings=choice.settings),
+        pruner=make_pruner("none" if parts.goals.multi else study.pruner, steps_of(parts)),
         prefer=_preference(study, parts.space),
         leaks=leaks,
+        choice=choice,
+    )
+
+
+def steps_of(parts: Components) -> str | None:
+    """What the objective's steps are: ``"epochs"`` (a network), ``"folds"`` (a scikit-learn
+    objective's cross-validation) or ``None`` (the user's own function)."""
+    kinds = {cls.__name__ for cls in type(parts.objective).__mro__}
+    if "NetworkObjective" in kinds:
+        return "epochs"
+    return "folds" if "SklearnObjective" in kinds else None
+
+
+def _sampler_choice(study: Study, parts: Components, recorded: Any) -> SamplerChoice:
+    """The named sampler; or ``auto``'s choice: the recorded one on resume, else made now."""
+    if study.sampler != "auto":
+        return given(study.sampler)
+    kept = SamplerChoice.from_record(recorded)
+    if kept is not None and kept.requested == "auto":
+        check_choice(kept)
+        return kept.for_workers(study.workers)
+    if kept is not None or isinstance(recorded, str):  # a study first run with a named one
+        name = kept.chosen if kept is not None else str(recorded)
+        return SamplerChoice("auto", name, "the sampler this study's first run used")
+    return choose_sampler(
+        parts.space, trials=study.trials, objectives=len(parts.goals.names),
+        workers=study.workers,
     )
 
 

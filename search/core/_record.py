@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.core._auto import given
 from search.core._errors import UserError
 from search.core._folder import STUDY_JSON, now, read_record, write_json
 
@@ -40,7 +41,7 @@ def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, 
         "data": study.data.describe() if study.data else None,
         "seed": prep.seed,
         "seed_given": study.seed is not None,
-        "sampler": study.sampler,
+        "sampler": (prep.choice or given(study.sampler)).to_dict(),
         "pruner": study.pruner,
         "backend": backend,
         "workers": study.workers,

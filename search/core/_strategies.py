@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,15 @@ if TYPE_CHECKING:
 
 
 def make_sampler(
-    name: str, space: Space, seed: int, *, multi: bool = False
+    name: str,
+    space: Space,
+    seed: int,
+    *,
+    multi: bool = False,
+    settings: dict[str, bool] | None = None,
 ) -> optuna.samplers.BaseSampler:
-    """The sampler called ``name``, seeded with ``seed``; ``multi``: several objectives."""
+    """The sampler called ``name``, seeded with ``seed``; ``multi``: several objectives;
+    ``settings``: TPE's keyword arguments that ``auto`` chose (multivariate, group, liar)."""
     import optuna
 
     from spaces import SpaceError
@@ -29,7 +36,13 @@ def make_sampler(
             "for several"
         )
     if name == "tpe":
-        return samplers.TPESampler(seed=seed)
+        chosen = settings or {}
+        return samplers.TPESampler(
+            seed=seed,
+            multivariate=chosen.get("multivariate", False),
+            group=chosen.get("group", False),
+            constant_liar=chosen.get("constant_liar", False),
+        )
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":
@@ -43,7 +56,7 @@ def make_sampler(
         return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "gp":
         require("torch", "the GP sampler", extra="torch")
-        return samplers.GPSampler(seed=seed)
+        return _one_thread_gp_class()(seed=seed)
     if name == "qmc":
         return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     if name == "nsga2":
@@ -82,15 +95,44 @@ def _grid_sampler_class() -> type:
     return AskTellGridSampler
 
 
+def _one_thread_gp_class() -> type:
+    import optuna
+
+    class GPSampler(optuna.samplers.GPSampler):
+        """Optuna's GP sampler, its torch on one thread in the driver.
+
+        Its matrices are small (at most a few hundred trials), and torch's threads fight the
+        trials' processes for the cores: on 2 busy cores 60 trials took 80-88 s with torch's
+        default threads and 21-38 s with one (``benchmarks/RESULTS.md``). The thread count is
+        set once the sampler has imported torch, so a study that never models never does.
+        """
+
+        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.get_num_threads() != 1:
+                torch.set_num_threads(1)
+            return super().sample_relative(study, trial, search_space)
+
+    return GPSampler
+
+
 def _AskTellGridSampler(grid: dict[str, Any], seed: int) -> optuna.samplers.BaseSampler:
     return _grid_sampler_class()(grid, seed=seed)  # type: ignore[no-any-return]
 
 
-def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """The pruner called ``name``; steps are folds or epochs."""
+def make_pruner(name: str, steps: str | None = None) -> optuna.pruners.BasePruner:
+    """The pruner called ``name``; ``steps`` says what a step is (``"folds"``, ``"epochs"``, or
+    ``None`` when unknown), from which ``auto`` picks: racing for folds, successive halving
+    for epochs, the median pruner otherwise."""
     import optuna
 
     pruners = optuna.pruners
+    if name == "auto":
+        name = {"folds": "racing", "epochs": "successive_halving"}.get(steps or "", "median")
+    if name == "racing":
+        from search.integrity._racing import RacingPruner
+
+        return RacingPruner()
     if name in ("median", "median_stopping"):  # Optuna's median pruner: median stopping
         return pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     if name == "successive_halving":

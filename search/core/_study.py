@@ -51,8 +51,8 @@ class Study:
     data: Data | None = None
     trials: int = 50
     timeout: float | None = None
-    sampler: str = "tpe"
-    pruner: str = "median"
+    sampler: str = "auto"
+    pruner: str = "auto"
     backend: str = "local"
     workers: int = 1
     cpus_per_trial: float = 1.0

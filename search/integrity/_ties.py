@@ -25,9 +25,10 @@ METHOD = "Nadeau-Bengio corrected resampled t-test (two-sided) on paired fold sc
 ALPHA = 0.05
 
 
-def correction(k: int) -> float:
-    """The variance factor ``1/k + n_test/n_train`` for k-fold CV."""
-    return 1.0 / k + 1.0 / (k - 1)
+def correction(k: int, folds: int | None = None) -> float:
+    """The variance factor ``1/k + n_test/n_train`` for ``k`` of ``folds`` (default ``k``)
+    folds of k-fold CV, where ``n_test/n_train = 1/(folds - 1)``."""
+    return 1.0 / k + 1.0 / ((folds or k) - 1)
 
 
 def corrected_interval(scores: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
@@ -44,8 +45,11 @@ def corrected_interval(scores: Sequence[float], level: float = 0.95) -> tuple[fl
     return mean - half, mean + half
 
 
-def corrected_p_value(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided p-value that configs scored ``a`` and ``b`` on the same folds differ."""
+def corrected_p_value(
+    a: Sequence[float], b: Sequence[float], *, folds: int | None = None
+) -> float:
+    """Two-sided p-value that configs scored ``a`` and ``b`` on the same folds differ;
+    ``folds``: how many folds the CV has, where ``a`` and ``b`` are its first ones."""
     k = len(a)
     if k != len(b) or k < 2:
         raise ValueError("paired fold scores of equal length >= 2 are needed")
@@ -56,7 +60,7 @@ def corrected_p_value(a: Sequence[float], b: Sequence[float]) -> float:
     var = statistics.variance(diffs)
     if var == 0.0:
         return 1.0 if mean == 0.0 else 0.0
-    t = mean / math.sqrt(correction(k) * var)
+    t = mean / math.sqrt(correction(k, folds) * var)
     return float(2.0 * stats.t.sf(abs(t), k - 1))
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from search.core._auto import sampler_label
 from search.core._errors import UserError
 from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_record
 
@@ -48,7 +49,7 @@ def _heading(record: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
     return (
         f"[bold]{record['name']}[/]  metric {record['metric'] or '-'} ({record['direction']}), "
-        f"sampler {record['sampler']}, pruner {record['pruner']}, seed {record['seed']}: {counts}"
+        f"sampler {sampler_label(record['sampler'])}, pruner {record['pruner']}, seed {record['seed']}: {counts}"
     )
 
 

@@ -28,7 +28,51 @@ def mlflow_client(uri: str) -> Any:
         _sqlite_write_ahead_log()
     from mlflow import MlflowClient
 
+    if uri.startswith("sqlite:///"):
+        _ready_made_schema(Path(uri[len("sqlite:///") :]), MlflowClient)
     return MlflowClient(tracking_uri=uri)
+
+
+def _ready_made_schema(path: Path, client_class: Any) -> None:
+    """A new embedded store starts as a copy of an empty store already at MLflow's schema.
+
+    MLflow builds a new SQLite store by running all its migrations (several seconds here); the
+    empty result is kept once per MLflow version under ``~/.cache/search`` and copied for each
+    new store. Callers hold :func:`first_use_lock`, so no two copy at once.
+    """
+    if path.exists():
+        return
+    import shutil
+    from importlib import metadata
+
+    cache = Path.home() / ".cache" / "search"
+    template = cache / f"mlflow-{metadata.version('mlflow')}-empty.db"
+    try:
+        if not template.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            _build_template(template, client_class)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+    except OSError:
+        return  # no cache to write: MLflow builds the store itself
+
+
+def _build_template(template: Path, client_class: Any) -> None:
+    """Run MLflow's migrations once on a scratch store and keep a consistent copy of it (the
+    scratch store is in WAL mode: ``VACUUM INTO`` folds its log into the copy)."""
+    import sqlite3
+
+    scratch = template.parent / f".{template.name}.{os.getpid()}"
+    client_class(tracking_uri=f"sqlite:///{scratch}").search_experiments()
+    ready = template.parent / f".{template.name}.{os.getpid()}.ready"
+    connection = sqlite3.connect(scratch)
+    try:
+        connection.execute("VACUUM INTO ?", (str(ready),))
+    finally:
+        connection.close()
+    os.replace(ready, template)
+    for leftover in (scratch, Path(f"{scratch}-wal"), Path(f"{scratch}-shm")):
+        leftover.unlink(missing_ok=True)
 
 
 def _sqlite_write_ahead_log() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.core._auto import sampler_label
 from search.integrity._ties import fold_scores
 from search.watching._tracking_client import ms
 
@@ -77,7 +78,7 @@ def study_tags(record: dict[str, Any], directory: Path) -> dict[str, str]:
         CREATED: record["created_at"],
         "search.study": record["name"],
         "search.folder": str(directory.resolve()),
-        "sampler": record.get("sampler"),
+        "sampler": sampler_label(record.get("sampler")),
         "pruner": record.get("pruner"),
         "backend": record.get("backend"),
         "workers": record.get("workers"),

@@ -1,0 +1,169 @@
+"""``sampler="auto"``: the sampler that suits the study at hand, and why.
+
+The choice reads the space (numeric or categorical, conditional or not, its dimension), the
+budget, the number of objectives and the number of workers:
+
+- a Gaussian process (Optuna's ``GPSampler``) for a small, all-numeric, unconditional space
+  with a modest budget, one objective and one worker: it models the whole response surface
+  and finds optima in far fewer trials than TPE (``benchmarks/sampler_choice.py``), but its
+  cost per trial grows with the trials so far, it needs torch, and it does not see trials that
+  are still running;
+- multivariate TPE, grouped, for a conditional space or one the objective defines as it runs
+  (each branch's parameters are modelled together);
+- multivariate TPE otherwise (categorical parameters, many dimensions, a large budget);
+- for several objectives, multivariate TPE, or NSGA-II for a large budget;
+- with several workers, TPE's constant liar, so that running trials are not proposed again.
+
+The choice is made once, when a study starts, and recorded in ``study.json``; a resumed study
+builds the sampler it recorded (see :meth:`SamplerChoice.from_record`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from search.core._errors import UserError
+
+if TYPE_CHECKING:
+    from spaces import Space
+
+#: GP's limits: dimension and budget above which TPE is chosen (its cost per trial grows with
+#: the trials so far, and its fit with the dimension)
+GP_MAX_DIMS = 10
+GP_MAX_TRIALS = 300
+#: several objectives: budgets from which NSGA-II is chosen over multivariate TPE
+NSGA2_MIN_TRIALS = 1000
+
+
+@dataclass(frozen=True)
+class SamplerChoice:
+    """The sampler a study asked for, the one it runs, that one's settings, and why."""
+
+    requested: str
+    chosen: str
+    why: str
+    settings: dict[str, bool] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requested": self.requested,
+            "chosen": self.chosen,
+            "settings": dict(self.settings),
+            "why": self.why,
+        }
+
+    @classmethod
+    def from_record(cls, value: Any) -> SamplerChoice | None:
+        """The choice ``study.json`` recorded; ``None`` for a record without one (a plain
+        name, written before ``auto`` existed)."""
+        if not isinstance(value, dict) or not isinstance(value.get("chosen"), str):
+            return None
+        settings = value.get("settings") or {}
+        return cls(
+            requested=str(value.get("requested")),
+            chosen=value["chosen"],
+            why=str(value.get("why", "")),
+            settings={k: bool(v) for k, v in settings.items()},
+        )
+
+    def for_workers(self, workers: int) -> SamplerChoice:
+        """The same choice for a run with ``workers`` workers: TPE's constant liar on or off."""
+        if self.requested != "auto" or self.chosen != "tpe":
+            return self
+        settings = {k: v for k, v in self.settings.items() if k != "constant_liar"}
+        if workers > 1:
+            settings["constant_liar"] = True
+        return replace(self, settings=settings)
+
+    def line(self) -> str:
+        """What the terminal says at the start of a run."""
+        named = self.chosen + "".join(f", {k}" for k, on in sorted(self.settings.items()) if on)
+        return f"search: sampler auto chose {named}: {self.why}"
+
+    @property
+    def label(self) -> str:
+        """A short name for tables and tags: ``gp (auto)``, or the name given."""
+        return f"{self.chosen} (auto)" if self.requested == "auto" else self.chosen
+
+
+def given(name: str) -> SamplerChoice:
+    """An explicit sampler name: used as it is."""
+    return SamplerChoice(requested=name, chosen=name, why="named by the study or --sampler")
+
+
+def sampler_label(record_value: Any) -> str:
+    """The sampler a ``study.json`` names, for tables and tags (old records hold a name)."""
+    choice = SamplerChoice.from_record(record_value)
+    return choice.label if choice is not None else str(record_value)
+
+
+def choose_sampler(
+    space: Space,
+    *,
+    trials: int,
+    objectives: int = 1,
+    workers: int = 1,
+    torch_available: bool | None = None,
+) -> SamplerChoice:
+    """The sampler ``auto`` picks for this space, budget, objectives and workers."""
+    if torch_available is None:
+        torch_available = importlib.util.find_spec("torch") is not None
+    params = space.flatten()
+    dims = len(params)
+    conditional = space.is_conditional
+    numeric = all(type(p).__name__ in ("Float", "Int") for p in params.values())
+    liar = {"constant_liar": True} if workers > 1 else {}
+    tpe = {"multivariate": True, **liar}
+    if dims == 0:
+        why = "the objective defines its parameters as it runs, so the space may change"
+        return _auto("tpe", why, {**tpe, "group": True}, workers)
+    if objectives > 1:
+        if trials >= NSGA2_MIN_TRIALS:
+            why = f"{objectives} objectives and a large budget ({trials} trials >= "
+            return _auto("nsga2", f"{why}{NSGA2_MIN_TRIALS}): a genetic search scales", {})
+        why = f"{objectives} objectives and {trials} trials: multi-objective TPE"
+        return _auto("tpe", why, {**tpe, **({"group": True} if conditional else {})}, workers)
+    if conditional:
+        why = "a conditional space: grouped TPE models each branch's parameters together"
+        return _auto("tpe", why, {**tpe, "group": True}, workers)
+    reasons = _not_gp(numeric, dims, trials, workers)
+    if not reasons:
+        suits = f"{dims} numeric parameters, {trials} trials, one worker"
+        if torch_available:
+            return _auto("gp", f"{suits}: a Gaussian process needs the fewest trials", {})
+        why = (f"{suits} suit the GP sampler, but torch is not installed (pip install "
+               "'search[torch]'), so multivariate TPE")
+        return _auto("tpe", why, tpe, workers)
+    return _auto("tpe", f"{'; '.join(reasons)}: multivariate TPE", tpe, workers)
+
+
+def _not_gp(numeric: bool, dims: int, trials: int, workers: int) -> list[str]:
+    """Why the GP sampler does not suit: one phrase a reason, none when it does."""
+    reasons = []
+    if not numeric:
+        reasons.append("categorical parameters")
+    if dims > GP_MAX_DIMS:
+        reasons.append(f"{dims} dimensions (GP up to {GP_MAX_DIMS})")
+    if trials > GP_MAX_TRIALS:
+        reasons.append(f"{trials} trials (GP up to {GP_MAX_TRIALS}; its cost grows per trial)")
+    if workers > 1:
+        reasons.append(f"{workers} workers (GP does not see running trials)")
+    return reasons
+
+
+def _auto(chosen: str, why: str, settings: dict[str, bool], workers: int = 1) -> SamplerChoice:
+    if workers > 1 and settings.get("constant_liar"):
+        why += f"; constant liar for {workers} workers"
+    return SamplerChoice(requested="auto", chosen=chosen, why=why, settings=settings)
+
+
+def check_choice(choice: SamplerChoice) -> None:
+    """A recorded choice this version can build (a hand-edited ``study.json`` may not be)."""
+    known = {"tpe": {"multivariate", "group", "constant_liar"}, "gp": set(), "nsga2": set()}
+    if choice.chosen not in known or not set(choice.settings) <= known[choice.chosen]:
+        raise UserError(
+            f"study.json: sampler: cannot build the recorded choice {choice.to_dict()!r}; "
+            "expected tpe (multivariate, group, constant_liar), gp or nsga2"
+        )
