@@ -130,7 +130,7 @@ def choose_sampler(
         return _auto("tpe", why, {**tpe, "group": True}, workers)
     reasons = _not_gp(numeric, dims, trials, workers)
     if not reasons:
-        suits = f"{dims} numeric parameters, {trials} trials, one worker"
+        suits = f"{dims} numeric parameter{'s' if dims > 1 else ''}, {trials} trials, one worker"
         if torch_available:
             return _auto("gp", f"{suits}: a Gaussian process needs the fewest trials", {})
         why = (f"{suits} suit the GP sampler, but torch is not installed (pip install "

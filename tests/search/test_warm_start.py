@@ -92,7 +92,7 @@ def test_a_budget_within_the_random_start_up_is_said_aloud(write_study, tmp_path
     result = run_cli(path, "--results", tmp_path, "--no-tracking", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (
-        "search: 5 trials do not exceed TPE's 10 random start-up trials, so this search "
+        "search: 5 trials do not exceed GP's 10 random start-up trials, so this search "
         "samples at random"
     ) in result.stdout
     quiet = run_cli(path, "--results", tmp_path / "r", "--sampler", "random", cwd=tmp_path)
