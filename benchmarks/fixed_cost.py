@@ -18,11 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from datetime import datetime
 from pathlib import Path
 
 import overhead  # this folder's raw-Optuna runner
@@ -37,26 +32,8 @@ def run_raw(trials: int, sampler: str) -> dict[str, float]:
 
 
 def run_ours(trials: int, sampler: str, tracking: bool) -> dict[str, float]:
-    import optuna
-
-    from search.core._store import read_store
-
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "search", str(HERE / "cheap_study.py"), "--trials",
-               str(trials), "--sampler", sampler, "--results", tmp,
-               *([] if tracking else ["--no-tracking"])]
-        launched = datetime.now()
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        whole = time.perf_counter() - start
-        storage = read_store(Path(tmp) / "cheap" / "study.journal")
-        done = optuna.load_study(study_name="cheap", storage=storage).trials
-        first = min(t.datetime_start for t in done if t.datetime_start)
-        last = max(t.datetime_complete for t in done if t.datetime_complete)
-        before = (first - launched).total_seconds()
-        search = (last - first).total_seconds()
-        return {"whole": whole, "search": search, "before": before,
-                "after": whole - before - search}
+    """``python -m search``, timed as ``overhead.py`` times it, split before / search / after."""
+    return overhead.time_ours(trials, sampler, tracking)
 
 
 def main() -> None:

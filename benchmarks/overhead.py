@@ -50,6 +50,16 @@ def run_raw(trials: int, sampler: str) -> tuple[float, float]:
 
 
 def run_ours(trials: int, sampler: str, tracking: bool) -> tuple[float, float]:
+    """``python -m search`` on the cheap study: whole command and search phase, seconds."""
+    timed = time_ours(trials, sampler, tracking)
+    return timed["whole"], timed["search"]
+
+
+def time_ours(trials: int, sampler: str, tracking: bool) -> dict[str, float]:
+    """``python -m search`` on the cheap study, timed whole and split at the first trial's
+    start and the last trial's end (read from the store): before / search / after."""
+    from datetime import datetime
+
     import optuna
 
     from search.core._store import read_store
@@ -58,6 +68,7 @@ def run_ours(trials: int, sampler: str, tracking: bool) -> tuple[float, float]:
         cmd = [sys.executable, "-m", "search", str(HERE / "cheap_study.py"), "--trials",
                str(trials), "--sampler", sampler, "--results", tmp,
                *([] if tracking else ["--no-tracking"])]
+        launched = datetime.now()
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         whole = time.perf_counter() - start
@@ -65,7 +76,10 @@ def run_ours(trials: int, sampler: str, tracking: bool) -> tuple[float, float]:
         done = optuna.load_study(study_name="cheap", storage=storage).trials
         first = min(t.datetime_start for t in done if t.datetime_start)
         last = max(t.datetime_complete for t in done if t.datetime_complete)
-        return whole, (last - first).total_seconds()
+        before = (first - launched).total_seconds()
+        search = (last - first).total_seconds()
+        return {"whole": whole, "search": search, "before": before,
+                "after": whole - before - search}
 
 
 def main() -> None:

@@ -5,47 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, stored_trials
+from tests.conftest import ROOT, run_cli, stored_trials
 
-# The shape of optuna-examples' sklearn/sklearn_simple.py: its own data, its own study block.
-SKLEARN_SIMPLE = '''
-"""Optuna example that optimizes a classifier configuration for the iris dataset."""
-
-import optuna
-import sklearn.datasets
-import sklearn.ensemble
-import sklearn.model_selection
-import sklearn.svm
-
-
-def objective(trial):
-    iris = sklearn.datasets.load_iris()
-    x, y = iris.data, iris.target
-
-    classifier_name = trial.suggest_categorical("classifier", ["SVC", "RandomForest"])
-    if classifier_name == "SVC":
-        svc_c = trial.suggest_float("svc_c", 1e-10, 1e10, log=True)
-        classifier_obj = sklearn.svm.SVC(C=svc_c, gamma="auto")
-    else:
-        rf_max_depth = trial.suggest_int("rf_max_depth", 2, 32, log=True)
-        classifier_obj = sklearn.ensemble.RandomForestClassifier(
-            max_depth=rf_max_depth, n_estimators=10
-        )
-
-    score = sklearn.model_selection.cross_val_score(classifier_obj, x, y, n_jobs=1, cv=3)
-    accuracy = score.mean()
-    return accuracy
-
-
-if __name__ == "__main__":
-    study = optuna.create_study(direction="maximize")
-    study.optimize(objective, n_trials=100)
-    print(study.best_trial)
-'''
+# optuna-examples' sklearn/sklearn_simple.py as the README ships it: its own data, its own study block
+SKLEARN_SIMPLE = ROOT / "examples" / "sklearn_simple.py"
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -58,7 +26,7 @@ def test_a_plain_optuna_script_runs_unchanged(tmp_path, backend):
     if backend == "ray":
         pytest.importorskip("ray")
     script = tmp_path / "sklearn_simple.py"
-    script.write_text(SKLEARN_SIMPLE, encoding="utf-8")
+    shutil.copyfile(SKLEARN_SIMPLE, script)
     extra = ["--backend", "ray", "--workers", "2"] if backend == "ray" else []
     result = run_cli(script, "--direction", "maximize", "--trials", "6", "--results",
                      tmp_path / "out", "--no-tracking", *extra, cwd=tmp_path)  # fmt: skip
@@ -83,7 +51,7 @@ def test_a_plain_optuna_script_runs_unchanged(tmp_path, backend):
 
 def test_a_script_without_a_direction_is_one_line(tmp_path):
     script = tmp_path / "sklearn_simple.py"
-    script.write_text(SKLEARN_SIMPLE, encoding="utf-8")
+    shutil.copyfile(SKLEARN_SIMPLE, script)
     result = run_cli(script, "--results", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "give --direction maximize or --direction minimize" in result.stderr
