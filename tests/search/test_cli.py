@@ -73,6 +73,16 @@ CASES = {
     "unknown sampler flag": (good(), ["--sampler", "bogus"], "--sampler: invalid choice"),
     "grid over a continuous float": (good(), ["--sampler", "grid"], "C"),
     "resume of nothing": (good(), ["--resume"], "no study to resume"),
+    "register without tracking": (
+        good(),
+        ["--register", "m", "--no-tracking"],
+        "--register m: registers the final model in MLflow, which --no-tracking leaves out",
+    ),
+    "register without final": (
+        good(),
+        ["--register", "m", "--no-final"],
+        "--register m: registers the final model in MLflow, which --no-final leaves out",
+    ),
 }
 
 
