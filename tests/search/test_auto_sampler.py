@@ -107,3 +107,22 @@ def test_a_named_sampler_is_used_as_given_and_not_announced(write_study, tmp_pat
     assert "sampler auto" not in result.stdout
     record = json.loads((tmp_path / "fn" / "study.json").read_text())
     assert record["sampler"]["requested"] == record["sampler"]["chosen"] == "random"
+
+
+def test_a_recorded_choice_this_version_cannot_build_is_exit_2_and_nothing_written(
+    write_study, tmp_path
+):
+    path = write_study(FUNCTION.replace("TRIALS", "3"))
+    first = run_cli(path, "--results", tmp_path, "--no-tracking", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    record_path = tmp_path / "fn" / "study.json"
+    record = json.loads(record_path.read_text())
+    record["sampler"]["chosen"] = "bogus"  # a hand-edited study.json
+    record_path.write_text(json.dumps(record))
+    journal = (tmp_path / "fn" / "study.journal").read_bytes()
+    resumed = run_cli(path, "--results", tmp_path, "--no-tracking", "--resume", "--trials", "5",
+                      cwd=tmp_path)
+    assert resumed.returncode == 2, resumed.stderr
+    assert resumed.stderr.count("\n") == 1 and "cannot build the recorded choice" in resumed.stderr
+    assert (tmp_path / "fn" / "study.journal").read_bytes() == journal
+    assert json.loads(record_path.read_text()) == record
