@@ -1,7 +1,8 @@
 """The MLflow writer process: one parent run per study, one child run per trial, from a queue.
 
 Spawned by :class:`~search.watching._tracking_observer.MlflowTracker`, it imports MLflow, opens
-(or finds again) the study's parent run, then takes the driver's messages in batches:
+(or finds again) the study's parent run, then takes the driver's messages in batches (a batch
+of trial runs in one transaction on an embedded store: :mod:`~search.watching._tracking_bulk`):
 ``backfill`` (finished trials a resumed study lacks runs for), ``trial``, ``end``, ``final`` and
 ``close``. After each batch it tells the driver how many trials it wrote; a failure is told once
 and ends the writer, never the search. It stops by itself when the driver is gone.
@@ -15,12 +16,14 @@ import math
 import os
 import queue
 import signal
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from search.core._folder import STUDY_JSON, read_record, trial_dir
 from search.core._logging import log_helper_to_file
+from search.watching._tracking_bulk import BulkRuns
 from search.watching._tracking_client import (
     experiment,
     first_line,
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _BATCH = 32  # trials the writer takes from the queue at a time (then reports progress)
+_LINGER_S = 0.5  # how long the writer waits to fill a batch of trials
 _REFUSALS = 3  # trial runs MLflow refuses in a row before the writer gives up
 
 
@@ -74,7 +78,11 @@ def writer_main(config: dict[str, Any], inbox: Any, outbox: Any) -> None:
 
 
 def _take(inbox: Any, driver: int) -> list[tuple[Any, ...]] | None:
-    """The next messages, up to a batch; ``None`` once the driver is gone."""
+    """The next messages, up to a batch; ``None`` once the driver is gone.
+
+    After the first message the writer waits up to :data:`_LINGER_S` for more: fast trials are
+    then written many to a transaction, not one each, and MLflow lags the search by no more.
+    """
     while True:
         try:
             batch = [inbox.get(timeout=2.0)]
@@ -82,9 +90,10 @@ def _take(inbox: Any, driver: int) -> list[tuple[Any, ...]] | None:
         except queue.Empty:
             if os.getppid() != driver:
                 return None
+    until = time.monotonic() + _LINGER_S
     with contextlib.suppress(queue.Empty):
-        while len(batch) < _BATCH:
-            batch.append(inbox.get_nowait())
+        while len(batch) < _BATCH and batch[-1][0] == "trial":
+            batch.append(inbox.get(timeout=max(0.0, until - time.monotonic())))
     return batch
 
 
@@ -130,6 +139,7 @@ class RunWriter:
                 self.client, config["name"], config["artifact_location"]
             )
         self.parent_id = self._parent()
+        self.bulk = BulkRuns.open(self.client, config["uri"], self.experiment_id)
         self.maximize = config["direction"] == "maximize"
         self.best = config["best"]
         self.refused = 0  # trial runs MLflow refused in a row
@@ -184,9 +194,9 @@ class RunWriter:
         """One child run per trial, and the best value as it moves on the parent."""
         from mlflow.entities import Metric
 
+        self._children(records)
         moves = []
         for record in records:
-            self._child_or_skip(record)
             value = record["value"]
             if record["state"] == "COMPLETE" and value is not None and self._better(value):
                 self.best = (value, record["number"])
@@ -197,40 +207,65 @@ class RunWriter:
         if moves:
             self.client.log_batch(self.parent_id, metrics=moves)
 
-    def _child_or_skip(self, record: dict[str, Any]) -> None:
+    def _children(self, records: list[dict[str, Any]]) -> None:
+        """Write the trials' runs: in one transaction where the store allows
+        (:mod:`~search.watching._tracking_bulk`), else one by one through the client."""
+        runs = [self._child_run(record) for record in records]
+        bulk = [run for run in runs if self.bulk is not None and BulkRuns.accepts(run)]
+        if bulk:
+            try:
+                self.bulk.write(bulk)  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - nothing was written: the client writes them
+                log.warning("tracking: bulk write failed; runs written one by one",
+                            exc_info=True)
+                self.bulk, bulk = None, []
+        written = {id(run) for run in bulk}
+        for run in runs:
+            if id(run) not in written:
+                self._child_or_skip(run)
+
+    def _child_or_skip(self, run: dict[str, Any]) -> None:
         """Write one trial's run; a run MLflow refuses is skipped, several in a row stop us."""
         try:
-            self._child(record)
+            self._child(run)
             self.refused = 0
         except Exception:
             self.refused += 1
             if self.refused >= _REFUSALS:
                 raise
-            log.exception("tracking: trial %d not written to MLflow", record["number"])
+            log.exception("tracking: trial %s not written to MLflow", run["tags"][TRIAL])
 
     def _better(self, value: float) -> bool:
         if self.best is None:
             return True
         return value > self.best[0] if self.maximize else value < self.best[0]
 
-    def _child(self, record: dict[str, Any]) -> None:
+    def _child_run(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A trial's run as plain values: name, tags, params, metrics, times and status."""
         number, end = record["number"], record["end"] or now_ms()
         tags = {PARENT: self.parent_id, KIND: "trial", TRIAL: str(number), "state": record["state"]}
         if record["error"]:
             tags["error"] = str(record["error"])[:MAX_TAG]
-        run = self.client.create_run(
-            self.experiment_id,
-            start_time=record["start"] or end,
-            tags=tags,
-            run_name=f"trial {number}",
-        )
-        params = param_values(record["params"])
         metrics = _trial_metrics(record, end)
         metrics += epoch_metrics(trial_dir(Path(self.config["directory"]), number), end)
-        log_batch(self.client, run.info.run_id, params=params, metrics=metrics)
-        self.client.set_terminated(
-            run.info.run_id, status=_STATUS.get(record["state"], "FAILED"), end_time=end
+        return {
+            "name": f"trial {number}",
+            "tags": tags,
+            "params": param_values(record["params"]),
+            "metrics": metrics,
+            "start": record["start"] or end,
+            "end": end,
+            "status": _STATUS.get(record["state"], "FAILED"),
+        }
+
+    def _child(self, run: dict[str, Any]) -> None:
+        """Write one run through the client: create, log, terminate."""
+        created = self.client.create_run(
+            self.experiment_id, start_time=run["start"], tags=run["tags"], run_name=run["name"]
         )
+        run_id = created.info.run_id
+        log_batch(self.client, run_id, params=run["params"], metrics=run["metrics"])
+        self.client.set_terminated(run_id, status=run["status"], end_time=run["end"])
 
     def backfill(self, records: list[dict[str, Any]]) -> None:
         """Write the finished trials that have no child run yet (a killed run's last ones)."""
@@ -254,9 +289,7 @@ class RunWriter:
                 break
         for run_id in stale:
             self.client.delete_run(run_id)
-        for record in records:
-            if str(record["number"]) not in logged:
-                self._child_or_skip(record)
+        self._children([r for r in records if str(r["number"]) not in logged])
 
     def end(self, status: str, counts: dict[str, int]) -> None:
         """Count the trials on the parent run and close it: finished, or killed."""
