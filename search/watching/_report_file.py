@@ -30,10 +30,13 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 
-def write_report(directory: Path, status: str | None = None) -> Path:
+def write_report(
+    directory: Path, status: str | None = None, drawn: dict[str, Any] | None = None
+) -> Path:
     """Write ``directory/report.html`` from ``study.json``, the store and ``final.json``.
 
-    ``status`` replaces the one in ``study.json``, which a run updates only after its observers.
+    ``status`` replaces the one in ``study.json``, which a run updates only after its observers;
+    ``drawn`` keeps the plots for the run's next page (:func:`render_page`).
     """
     record = read_record(directory / STUDY_JSON)
     if status is not None:
@@ -43,7 +46,7 @@ def write_report(directory: Path, status: str | None = None) -> Path:
     with _quiet():
         study = load_stored_study(directory, record["name"])
         trials = list(study.get_trials(deepcopy=False)) if study is not None else []
-        text = render_page(ReportStudy(record, final, trials, study, best))
+        text = render_page(ReportStudy(record, final, trials, study, best), drawn)
     path = directory / REPORT_HTML
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -104,7 +104,8 @@ def _helper_main(directory: str, conn: Any) -> None:
 
     The driver sends statuses and finally ``None``; statuses already superseded when the helper
     reads them are skipped. One ``(outcome, detail)`` answer per report drawn, then
-    ``("stopped", None)``.
+    ``("stopped", None)``. The plots are kept between drawings: the report after the final
+    evaluation draws only what the final evaluation changed.
     """
     import signal
 
@@ -116,6 +117,7 @@ def _helper_main(directory: str, conn: Any) -> None:
     import optuna.visualization  # noqa: F401
     import plotly.io  # noqa: F401
 
+    drawn: dict[str, Any] = {}
     try:
         while True:
             messages = [conn.recv()]
@@ -123,7 +125,7 @@ def _helper_main(directory: str, conn: Any) -> None:
                 messages.append(conn.recv())
             statuses = [m for m in messages if m is not None]
             if statuses:
-                _draw(Path(directory), statuses[-1], conn)
+                _draw(Path(directory), statuses[-1], conn, drawn)
             if messages[-1] is None:
                 conn.send(("stopped", None))
                 return
@@ -131,9 +133,9 @@ def _helper_main(directory: str, conn: Any) -> None:
         return  # the driver is gone
 
 
-def _draw(directory: Path, status: str, conn: Any) -> None:
+def _draw(directory: Path, status: str, conn: Any, drawn: dict[str, Any]) -> None:
     try:
-        write_report(directory, status=status)
+        write_report(directory, status=status, drawn=drawn)
         conn.send(("ok", None))
     except Exception as exc:  # noqa: BLE001 - reported to the driver
         log.exception("report: not written")

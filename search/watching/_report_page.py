@@ -22,43 +22,63 @@ from search.watching._report_sections import (
 from search.watching._report_study import ReportStudy
 
 
-def render_page(study: ReportStudy) -> str:
-    """The report of ``study`` as one HTML document."""
-    plots = Plots(study)
+def render_page(study: ReportStudy, drawn: dict[str, Any] | None = None) -> str:
+    """The report of ``study`` as one HTML document.
+
+    ``drawn`` keeps the plots between pages of one run: a page whose trials are those of the
+    last (the report after the final evaluation, after the one at the search's end) reuses
+    them instead of drawing them again.
+    """
+    plots, figures = _plots(study, drawn)
     if study.multi:
         sections = [
             summary(study),
             final(study),
-            plots.pareto(),
+            plots["pareto"],
             pareto_table(study),
-            plots.histories(),
+            plots["histories"],
             failures(study),
         ]
     else:
         sections = [
             summary(study),
             final(study),
-            plots.history(),
+            plots["history"],
             leaderboard(study),
-            plots.parallel(),
-            plots.importances(),
-            plots.slices(),
-            plots.curves(),
+            plots["parallel"],
+            plots["importances"],
+            plots["slices"],
+            plots["curves"],
             failures(study),
         ]
     body = "\n".join(s for s in sections if s)
-    script = plotly_js() if plots.figures else ""
+    script = plotly_js() if figures else ""
     name = html.escape(study.record["name"])
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="search-figures" content="{len(plots.figures)}">'
+        f'<meta name="search-figures" content="{figures}">'
         f"<title>{name} — search report</title><style>{_CSS}</style>"
         f"{script}</head><body><main>\n{body}\n"
         f"<footer>Written by <code>python -m search report</code> from {STUDY_JSON}, "
         f"{STORE_FILE} and {FINAL_JSON}; {html.escape(_versions(study.record))}.</footer>"
         "</main></body></html>\n"
     )
+
+
+def _plots(study: ReportStudy, drawn: dict[str, Any] | None) -> tuple[dict[str, str], int]:
+    """The plot sections by name, in page order, and how many figures they hold; from
+    ``drawn`` when it holds the plots of the same trials."""
+    key = study.plot_key()
+    if drawn is not None and drawn.get("key") == key:
+        return drawn["plots"], drawn["figures"]
+    plots = Plots(study)
+    names = ("pareto", "histories") if study.multi else (
+        "history", "parallel", "importances", "slices", "curves")
+    sections = {name: getattr(plots, name)() for name in names}
+    if drawn is not None:
+        drawn.update(key=key, plots=sections, figures=len(plots.figures))
+    return sections, len(plots.figures)
 
 
 def _versions(record: dict[str, Any]) -> str:

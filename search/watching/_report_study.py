@@ -38,6 +38,15 @@ class ReportStudy:
         self.metric: str = (metric[0] if isinstance(metric, list) else metric) or "value"
         self.complete = [t for t in trials if t.state.name == "COMPLETE" and t.values]
 
+    def plot_key(self) -> tuple[Any, ...]:
+        """What the plots are drawn from: equal keys, equal plots."""
+        trials = tuple(
+            (t.number, t.state.name, tuple(t.values or ()), t.datetime_complete,
+             len(t.intermediate_values), len(t.params))
+            for t in self.trials
+        )
+        return self.direction, tuple(self.directions.items()), self.metric, trials
+
     def stored(self) -> optuna.Study:
         """The stored study; only asked for once :meth:`need` said there are trials."""
         if self.study is None:

@@ -320,3 +320,32 @@ def test_report_of_a_folder_that_is_not_a_study_is_a_user_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr == f"error: {tmp_path}: not a study folder (no study.json)\n"
     assert not (tmp_path / "report.html").exists()
+
+
+def test_the_plots_are_drawn_once_per_set_of_trials_and_a_redrawn_page_is_the_same(
+    write_study, tmp_path, monkeypatch
+):
+    from search.watching import _report_page
+    from search.watching._report_file import write_report
+
+    body = "return (config['x'] - 0.3) ** 2"
+    path = write_study(FUNCTION_STUDY.format(name="f", body=body, trials=12), name="f.py")
+    assert run_cli(path, "--results", tmp_path, "--no-tracking", cwd=tmp_path).returncode == 0
+    folder, report = tmp_path / "f", tmp_path / "f" / "report.html"
+    by_the_run = report.read_text(encoding="utf-8")
+
+    drawn: dict[str, Any] = {}
+    write_report(folder, drawn=drawn)
+    assert report.read_text(encoding="utf-8") == by_the_run  # drawn anew: the same page
+    assert figures(by_the_run) >= 3
+
+    class NotAgain:
+        def __init__(self, study: Any) -> None:
+            raise AssertionError("the plots of these trials were drawn already")
+
+    monkeypatch.setattr(_report_page, "Plots", NotAgain)
+    write_report(folder, drawn=drawn)  # the same trials: the plots are kept
+    assert report.read_text(encoding="utf-8") == by_the_run
+    drawn["key"] = ("other trials",)
+    with pytest.raises(AssertionError, match="drawn already"):
+        write_report(folder, drawn=drawn)  # other trials: drawn anew
