@@ -35,14 +35,8 @@ def make_sampler(
             "sampler cmaes: CMA-ES optimizes one objective; use tpe, nsga2, gp or random "
             "for several"
         )
-    if name == "tpe":
-        chosen = settings or {}
-        return samplers.TPESampler(
-            seed=seed,
-            multivariate=chosen.get("multivariate", False),
-            group=chosen.get("group", False),
-            constant_liar=chosen.get("constant_liar", False),
-        )
+    if name == "tpe":  # what auto chose; the rest (all, for a named tpe) as Optuna defaults it
+        return samplers.TPESampler(seed=seed, **(settings or {}))
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":
