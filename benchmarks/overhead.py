@@ -27,6 +27,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+
+def search_tree() -> Path:
+    """The tree whose ``search`` this script imports (``PYTHONPATH`` may name another): the
+    commands run there, as ``python -m search`` puts its working folder first on the path."""
+    import search
+
+    return Path(search.__file__).resolve().parents[1]
+
 RAW = """
 import math, sys, time, optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -70,7 +78,8 @@ def time_ours(trials: int, sampler: str, tracking: bool) -> dict[str, float]:
                *([] if tracking else ["--no-tracking"])]
         launched = datetime.now()
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       cwd=search_tree())
         whole = time.perf_counter() - start
         storage = read_store(Path(tmp) / "cheap" / "study.journal")
         done = optuna.load_study(study_name="cheap", storage=storage).trials

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from overhead import search_tree  # this folder's: the tree PYTHONPATH selects
+
 FUNCTIONS = '''
 import math
 import numpy as np
@@ -95,7 +97,7 @@ def run_arm(study_file: Path, arm: str, seed: int, trials: int) -> tuple[float, 
         cmd = [sys.executable, "-m", "search", str(study_file), "--results", tmp, "--seed",
                str(seed), "--trials", str(trials), "--no-tracking",
                *([] if arm == "auto" else ["--sampler", arm])]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=search_tree())
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.strip()[-400:]}")
         best = json.loads((Path(tmp) / "bench" / "best.json").read_text())["value"]
