@@ -18,14 +18,15 @@ from typing import Any
 
 _BATCH_PARAMS = 100  # MLflow's limits on one log_batch
 _BATCH_METRICS = 1000
+_WAL_STORES: set[str] = set()  # the real paths of the MLflow stores opened in WAL mode
 _WAL_ON = False
 
 
 def mlflow_client(uri: str) -> Any:
     """An ``MlflowClient`` on ``uri``, with MLflow's logging kept off the terminal."""
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
-    if uri.startswith("sqlite:"):
-        _sqlite_write_ahead_log()
+    if uri.startswith("sqlite:///"):
+        _sqlite_write_ahead_log(Path(uri[len("sqlite:///") :]))
     from mlflow import MlflowClient
 
     if uri.startswith("sqlite:///"):
@@ -75,15 +76,18 @@ def _build_template(template: Path, client_class: Any) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def _sqlite_write_ahead_log() -> None:
-    """Open SQLite stores in write-ahead-log mode with ``synchronous=NORMAL``.
+def _sqlite_write_ahead_log(path: Path) -> None:
+    """Open the SQLite store at ``path`` in write-ahead-log mode with ``synchronous=NORMAL``.
 
     MLflow commits several transactions per run; in SQLite's default rollback-journal mode each
     one syncs the file twice. WAL syncs at checkpoints only, halving the time per child run
     (48 -> 27 ms here), lets ``mlflow ui`` read while the writer writes, and loses nothing on a
-    crash of the process (only a power cut may drop the last transactions).
+    crash of the process (only a power cut may drop the last transactions). SQLAlchemy's hook
+    sees every engine of the process, so it touches only the stores named here: another SQLite
+    database (an Optuna storage read for a warm start) keeps its own journal mode.
     """
     global _WAL_ON
+    _WAL_STORES.add(os.path.realpath(path))
     if _WAL_ON:
         return
     import sqlite3
@@ -93,10 +97,16 @@ def _sqlite_write_ahead_log() -> None:
 
     @event.listens_for(Engine, "connect")
     def _wal(connection: Any, _record: Any) -> None:
-        if isinstance(connection, sqlite3.Connection):
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+        if not isinstance(connection, sqlite3.Connection):
+            return
+        cursor = connection.cursor()
+        try:
+            files = {os.path.realpath(row[2]) for row in cursor.execute("PRAGMA database_list")
+                     if row[2]}
+            if files & _WAL_STORES:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
             cursor.close()
 
     _WAL_ON = True

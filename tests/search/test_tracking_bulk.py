@@ -157,3 +157,23 @@ def test_a_server_uri_is_written_by_the_client():
     from search.watching._tracking_bulk import BulkRuns
 
     assert BulkRuns.open(object(), "http://127.0.0.1:5000", "1") is None
+
+
+def test_only_the_mlflow_store_is_put_in_write_ahead_log_mode(tmp_path):
+    import sqlite3
+
+    import optuna
+    from sqlalchemy import create_engine, text
+
+    from search.watching._tracking_client import mlflow_client
+
+    mlflow_client(f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()
+    with create_engine(f"sqlite:///{tmp_path / 'other.db'}").connect() as other:
+        assert other.execute(text("PRAGMA journal_mode")).scalar() == "delete"
+    optuna.create_study(storage=f"sqlite:///{tmp_path / 'optuna.db'}")  # a warm start's source
+    for name, mode in (("mlflow.db", "wal"), ("optuna.db", "delete")):
+        connection = sqlite3.connect(tmp_path / name)
+        try:
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == mode, name
+        finally:
+            connection.close()
