@@ -36,7 +36,13 @@ def make_sampler(
             "for several"
         )
     if name == "tpe":  # what auto chose; the rest (all, for a named tpe) as Optuna defaults it
-        return samplers.TPESampler(seed=seed, **(settings or {}))
+        chosen = settings or {}
+        return samplers.TPESampler(
+            seed=seed,
+            multivariate=chosen.get("multivariate"),  # None: Optuna's default
+            group=chosen.get("group", False),
+            constant_liar=chosen.get("constant_liar", False),
+        )
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":

@@ -126,3 +126,21 @@ def test_a_recorded_choice_this_version_cannot_build_is_exit_2_and_nothing_writt
     assert resumed.stderr.count("\n") == 1 and "cannot build the recorded choice" in resumed.stderr
     assert (tmp_path / "fn" / "study.journal").read_bytes() == journal
     assert json.loads(record_path.read_text()) == record
+
+
+def test_a_named_tpe_samples_as_optunas_own_tpe_with_its_defaults():
+    import optuna
+
+    from search.core._strategies import make_sampler
+
+    def sampled(sampler: optuna.samplers.BaseSampler) -> list[tuple[float, float]]:
+        study = optuna.create_study(sampler=sampler)
+        for _ in range(20):
+            trial = study.ask()
+            x, y = trial.suggest_float("x", -5, 10), trial.suggest_float("y", 0, 15)
+            study.tell(trial, (y - 0.13 * x**2 + 1.6 * x - 6) ** 2)
+        return [(t.params["x"], t.params["y"]) for t in study.trials]
+
+    space = Space({"x": Float(-5, 10), "y": Float(0, 15)})
+    ours = sampled(make_sampler("tpe", space, seed=3))
+    assert ours == sampled(optuna.samplers.TPESampler(seed=3))  # Optuna 5: multivariate
