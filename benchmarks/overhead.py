@@ -35,6 +35,7 @@ def search_tree() -> Path:
 
     return Path(search.__file__).resolve().parents[1]
 
+
 RAW = """
 import math, sys, time, optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)

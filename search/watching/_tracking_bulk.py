@@ -13,7 +13,6 @@ trials both ways and compares them through the client). Anything this module doe
 from __future__ import annotations
 
 import logging
-import math
 import re
 import uuid
 from typing import Any
@@ -22,7 +21,6 @@ log = logging.getLogger(__name__)
 
 #: names written in bulk; others (MLflow may refuse them, and says why) go through the client
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-. /:]{1,250}")
-_INF = 1.7976931348623157e308  # what MLflow stores for an infinite metric
 
 
 class BulkRuns:
@@ -44,7 +42,9 @@ class BulkRuns:
             from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
             store = client._tracking_client.store
-            if not isinstance(store, SqlAlchemyStore):
+            if not isinstance(store, SqlAlchemyStore) or not hasattr(
+                store, "sanitize_metric_value"
+            ):
                 return None
             return cls(store, experiment_id, models)
         except Exception:  # noqa: BLE001 - another MLflow layout: the client writes
@@ -101,7 +101,7 @@ class BulkRuns:
         latest: dict[str, tuple[str, int, int, float, bool]] = {}
         seen = set()
         for metric in metrics:
-            is_nan, value = _stored(metric.value)
+            is_nan, value = self._store.sanitize_metric_value(float(metric.value))
             point = (metric.key, int(metric.timestamp), int(metric.step), value, is_nan)
             if point in seen:
                 continue
@@ -126,13 +126,3 @@ def _order(point: tuple[str, int, int, float, bool]) -> tuple[int, int, float]:
     _, timestamp, step, value, _ = point
     return step, timestamp, value
 
-
-def _stored(value: float) -> tuple[bool, float]:
-    """A metric value as MLflow stores it: NaN as 0 with its flag, infinities as the largest
-    float."""
-    value = float(value)
-    if math.isnan(value):
-        return True, 0.0
-    if math.isinf(value):
-        return False, _INF if value > 0 else -_INF
-    return False, value

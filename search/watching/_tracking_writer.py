@@ -211,18 +211,17 @@ class RunWriter:
         """Write the trials' runs: in one transaction where the store allows
         (:mod:`~search.watching._tracking_bulk`), else one by one through the client."""
         runs = [self._child_run(record) for record in records]
-        bulk = [run for run in runs if self.bulk is not None and BulkRuns.accepts(run)]
-        if bulk:
+        if self.bulk is not None:
+            plain = [run for run in runs if BulkRuns.accepts(run)]
             try:
-                self.bulk.write(bulk)  # type: ignore[union-attr]
+                self.bulk.write(plain)
+                runs = [run for run in runs if not BulkRuns.accepts(run)]
             except Exception:  # noqa: BLE001 - nothing was written: the client writes them
                 log.warning("tracking: bulk write failed; runs written one by one",
                             exc_info=True)
-                self.bulk, bulk = None, []
-        written = {id(run) for run in bulk}
+                self.bulk = None
         for run in runs:
-            if id(run) not in written:
-                self._child_or_skip(run)
+            self._child_or_skip(run)
 
     def _child_or_skip(self, run: dict[str, Any]) -> None:
         """Write one trial's run; a run MLflow refuses is skipped, several in a row stop us."""

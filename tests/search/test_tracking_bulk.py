@@ -112,20 +112,16 @@ def same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
-def test_bulk_runs_read_back_as_the_clients_one_by_one_runs(tmp_path):
+def test_bulk_runs_read_back_as_the_clients_one_by_one_runs(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     bulk, one_by_one = writer(tmp_path, uri, "bulk"), writer(tmp_path, uri, "client")
     assert bulk.bulk is not None  # an embedded store: bulk
     one_by_one.bulk = None
-    frozen_now = START + 99_000  # trial 5 has no end: both writers must say the same "now"
-    import search.watching._tracking_writer as module
-
-    module.now_ms, real_now = (lambda: frozen_now), module.now_ms
-    try:
-        bulk.trials(RECORDS)
-        one_by_one.trials(RECORDS)
-    finally:
-        module.now_ms = real_now
+    # trial 5 has no end: both writers must say the same "now"
+    monkeypatch.setattr("search.watching._tracking_writer.now_ms", lambda: START + 99_000)
+    bulk.trials(RECORDS)
+    one_by_one.trials(RECORDS)
+    monkeypatch.undo()
     assert bulk.bulk is not None  # still bulk: no write fell back to the client
     written, expected = children(bulk), children(one_by_one)
     assert sorted(written) == sorted(expected) == [r["number"] for r in RECORDS]
