@@ -28,8 +28,9 @@ def test_a_plain_optuna_script_runs_unchanged(tmp_path, backend):
     script = tmp_path / "sklearn_simple.py"
     shutil.copyfile(SKLEARN_SIMPLE, script)
     extra = ["--backend", "ray", "--workers", "2"] if backend == "ray" else []
-    result = run_cli(script, "--direction", "maximize", "--trials", "6", "--results",
-                     tmp_path / "out", "--no-tracking", *extra, cwd=tmp_path)  # fmt: skip
+    # seeded: six trials at random take both branches (unseeded, 1 run in 32 took one only)
+    result = run_cli(script, "--direction", "maximize", "--trials", "6", "--seed", "0",
+                     "--results", tmp_path / "out", "--no-tracking", *extra, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (
         "search: sklearn_simple.py defines objective(trial) and no study: it loads its own "
