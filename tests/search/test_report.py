@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -337,6 +338,18 @@ def test_the_plots_are_drawn_once_per_set_of_trials_and_a_redrawn_page_is_the_sa
         return re.sub(r"updated [^)]*\)", "updated …)", report.read_text(encoding="utf-8"))
 
     by_the_run = page()
+    helper = (  # as the run's helper draws: without scikit-learn and matplotlib
+        "import sys; from pathlib import Path\n"
+        "from search.watching._report_observer import load_drawing_stack\n"
+        "load_drawing_stack()\n"
+        "from search.watching._report_file import write_report\n"
+        f"write_report(Path({str(folder)!r}))\n"
+        "print(sorted(m for m in ('sklearn', 'matplotlib') if sys.modules.get(m)))\n"
+    )
+    drew = subprocess.run([sys.executable, "-c", helper], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert drew.stdout == "[]\n"
+    assert page() == by_the_run and "Hyperparameter importances: all trials" in by_the_run
     drawn: dict[str, Any] = {}
     write_report(folder, drawn=drawn)
     assert page() == by_the_run  # drawn anew: the same page
