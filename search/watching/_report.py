@@ -1,13 +1,15 @@
 """``report.html``: one self-contained page of plots about a study, readable offline.
 
 Written at the end of a run (and again after the final evaluation) by :class:`ReportWriter`,
-and by ``python -m search report RESULTS/NAME`` (:func:`report`). The figures are Optuna's own
-(plotly figures); plotly.js is inlined once, so the file opens with no network. Every section
+and by ``python -m search report RESULTS/NAME`` (:func:`report`). The figures are Optuna's
+(history, parallel coordinates, importances, slices, curves, Pareto front), written as plotly.js
+JSON; plotly.js is inlined once, so the file opens with no network. Every section
 says what is missing instead of failing: a study with no trial, one trial, only failed trials,
 no data or a sealed test set still gets a page. The work is split by job: the observer and its
 helper process (``_report_observer``), reading the folder and writing the file
 (``_report_file``), the page (``_report_page``) with its sections (``_report_sections``), plots
-(``_report_plots``), facts (``_report_study``) and HTML pieces (``_report_html``).
+(``_report_plots``) and their figures (``_report_figures``), facts (``_report_study``) and HTML
+pieces (``_report_html``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The run's report observer: hands each status to a helper process that draws ``report.html``.
 
-plotly and Optuna's plots and importance evaluators take a while to import. A spawned helper
-loads them (without the scikit-learn and matplotlib Optuna would bring along, which the report
-never uses) while the search runs; the driver sends it each status
+Optuna and its importance evaluators take a while to import. A spawned helper loads them
+(without the scikit-learn Optuna would bring along, which the report never uses) while the
+search runs; the driver sends it each status
 (``searched``, then ``finished`` after the final evaluation) down a pipe without waiting, so the
 report is drawn while the final model is fitted, and the driver waits for it only as the command
 ends. The helper draws the latest status it has been given. When there is no helper (the
@@ -131,25 +131,22 @@ def _helper_main(directory: str, conn: Any) -> None:
         return  # the driver is gone
 
 
-#: Optional imports of Optuna that the report never uses: scikit-learn (1.4–1.9 s, for the
-#: fANOVA and MDI importance evaluators) and matplotlib (0.5 s, for Optuna's matplotlib plots).
-UNUSED_BY_THE_REPORT = ("sklearn", "matplotlib")
+#: Optuna imports scikit-learn (1.4–1.9 s) for importance evaluators the report never uses
+UNUSED_BY_THE_REPORT = ("sklearn",)
 
 
 def load_drawing_stack() -> None:
     """Import what drawing the report needs, without what it never uses.
 
-    ``optuna.importance`` and ``optuna.visualization`` import scikit-learn and matplotlib when
-    they are installed, for evaluators and plots the report does not draw (it weighs parameters
-    with PED-ANOVA and draws with plotly). In this process, which only draws the report, they are
-    marked absent (``None`` in ``sys.modules`` makes their import raise ``ImportError``, which
-    Optuna's optional imports expect), so the report is ready seconds earlier after a short run.
+    ``optuna.importance`` imports scikit-learn when it is installed, for its fANOVA and MDI
+    evaluators; the report weighs parameters with PED-ANOVA. In this process, which only draws
+    the report, scikit-learn is marked absent (``None`` in ``sys.modules`` makes its import raise
+    ``ImportError``, which Optuna's optional import expects), so the report is ready seconds
+    earlier after a short run.
     """
     for name in UNUSED_BY_THE_REPORT:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     import optuna.importance  # noqa: F401
-    import optuna.visualization  # noqa: F401
-    import plotly.io  # noqa: F401
 
 
 def _draw(directory: Path, status: str, conn: Any, drawn: dict[str, Any]) -> None:

@@ -71,7 +71,7 @@ def pareto_table(study: ReportStudy) -> str:
     selected = (best.get("selected") or {}).get("number")
     rows = [
         [str(p["number"]), "evaluated" if p["number"] == selected else "",
-         *(fmt(p["values"].get(n)) for n in names), html.escape(str(p["config"]))]
+         *(fmt(p["values"].get(n)) for n in names), str(p["config"])]
         for p in front
     ]
     rule = (best.get("selected") or {}).get("rule", "")

@@ -47,12 +47,6 @@ class ReportStudy:
         )
         return self.direction, tuple(self.directions.items()), self.metric, trials
 
-    def stored(self) -> optuna.Study:
-        """The stored study; only asked for once :meth:`need` said there are trials."""
-        if self.study is None:
-            raise LookupError("the study has no store yet")
-        return self.study
-
     def ranked(self) -> list[FrozenTrial]:
         """The complete trials, best first (lowest number first on ties)."""
         sign = -1.0 if self.direction == "maximize" else 1.0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, stored_trials
+from tests.search.test_report_figures import plotted
 
 ZDT1 = """
 import math
@@ -67,6 +68,9 @@ def test_a_two_objective_function_finds_a_front_of_non_dominated_points(
     assert shown.returncode == 0 and f"Pareto front: {len(front)} configs" in shown.stdout
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert "Pareto front" in report and "Pareto front configs" in report
+    assert "{&#x27;x0&#x27;: " in report and "&amp;#x27;" not in report  # escaped once
+    [marked] = [t for f in plotted(report) for t in f["data"] if t["name"] == "Pareto front"]
+    assert marked["text"] == [f"trial {p['number']}" for p in front]
 
 
 def test_constraints_keep_infeasible_trials_off_the_front(write_study, tmp_path):

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.search.test_report_figures import plotted
 
 pytest.importorskip("plotly")
 
@@ -254,6 +255,13 @@ def test_a_run_writes_a_report_that_draws_every_plot_offline_in_chromium(write_s
     assert not_shown(page) == []
     assert "Learning curves: accuracy after each fold" in page and "fold (from 0)" in page
     assert "model.knn.\\u003cbr\\u003en_neighbors" in page  # full names on the axes, wrapped
+    drawn_figures = {f["layout"].get("title", {}).get("text", f["div"]): f for f in plotted(page)}
+    history = drawn_figures["Optimization history: accuracy"]["data"]
+    assert history[1]["y"][-1] == max(history[0]["y"]) == final["validation_value"]
+    parallel = next(f for f in plotted(page) if "shapes" in f["layout"])["data"]
+    assert len([line for line in parallel if line["mode"] == "lines"]) == 30
+    assert {"Hyperparameter importances: model = lr", "Hyperparameter importances: all trials",
+            "Hyperparameter importances: model = knn"} <= set(drawn_figures)
 
     with chromium(tmp_path) as browser:
         drawn = open_report(browser, report, screenshot="report.png")
