@@ -20,7 +20,7 @@ from search.core._errors import UserError
 from search.core._folder import LOG_FILE, STUDY_JSON
 from search.core._logging import log_helper_to_file
 from search.watching._report_file import load_stored_study, write_report
-from search.watching._report_observer import ReportWriter
+from search.watching._report_observer import ReportWriter, load_drawing_stack
 
 __all__ = ["ReportWriter", "load_stored_study", "report", "write_report"]
 
@@ -31,6 +31,7 @@ def report(directory: Path) -> int:
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
     if (directory / LOG_FILE).is_file():  # a plot that cannot be drawn logs there, not here
         log_helper_to_file(directory)
+    load_drawing_stack()  # this command's process only draws: no scikit-learn
     path = write_report(directory)
     print(f"report: {path}")
     return 0
