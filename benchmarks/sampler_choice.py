@@ -7,7 +7,7 @@ trial's start to the last trial's end: sampling plus the engine, the functions c
 
 Problems (``--problems``): ``branin`` and ``hartmann6`` (100 trials), ``conditional`` (a branch
 between a shifted 2-d Branin and a 3-d quadratic, 100 trials), ``sphere20`` (a shifted 20-d
-sphere, 100 trials), ``branin1000`` (Branin, 1000 trials; the GP arm is left out there, its
+sphere, 100 trials), ``branin1000`` and ``hartmann6_1000`` (1000 trials; the GP arm is left out there, its
 cost per trial grows with the trials so far; and from ``conditional``, where one run took 118 s
 of search against TPE's 5 s, on a loaded machine).
 
@@ -75,6 +75,10 @@ PROBLEMS: dict[str, dict[str, object]] = {
         "space": 'Space({"x1": Float(-5, 10), "x2": Float(0, 15)})',
         "objective": "lambda c: branin(c['x1'], c['x2'])",
         "optimum": 0.397887, "trials": 1000, "arms": ("auto", "tpe"),
+    },
+    "hartmann6_1000": {
+        "space": 'Space({f"x{i}": Float(0, 1) for i in range(6)})',
+        "objective": "hartmann6", "optimum": -3.32237, "trials": 1000, "arms": ("auto", "tpe"),
     },
 }
 

@@ -10,7 +10,9 @@ budget, the number of objectives and the number of workers:
   are still running;
 - multivariate TPE, grouped, for a conditional space or one the objective defines as it runs
   (each branch's parameters are modelled together);
-- multivariate TPE otherwise (categorical parameters, many dimensions, a large budget);
+- for the same space with a large budget, GP for the first trials, then multivariate TPE (GP's
+  cost per trial grows with the trials; TPE refines what GP found, ``gp_first``);
+- multivariate TPE otherwise (categorical parameters, many dimensions);
 - for several objectives, multivariate TPE, or NSGA-II for a large budget;
 - with several workers, TPE's constant liar, so that running trials are not proposed again.
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from search.core._errors import UserError
+from search.core._strategies import GP_FIRST_TRIALS
 
 if TYPE_CHECKING:
     from spaces import Space
@@ -73,7 +76,8 @@ class SamplerChoice:
         if self.requested != "auto" or self.chosen != "tpe":
             return self
         settings = {k: v for k, v in self.settings.items() if k != "constant_liar"}
-        if workers > 1:
+        if workers > 1:  # GP does not see running trials: TPE and its liar from the start
+            settings = {k: v for k, v in settings.items() if k != "gp_first"}
             settings["constant_liar"] = True
         return replace(self, settings=settings)
 
@@ -129,6 +133,12 @@ def choose_sampler(
         why = "a conditional space: grouped TPE models each branch's parameters together"
         return _auto("tpe", why, {**tpe, "group": True}, workers)
     reasons = _not_gp(numeric, dims, trials, workers)
+    if torch_available and reasons == [_budget(trials)]:
+        why = (f"{dims} numeric parameter{'s' if dims > 1 else ''}, {trials} trials, one worker:"
+               f" a Gaussian process for the first {GP_FIRST_TRIALS} trials (it finds the "
+               "region of the optimum in the fewest), then multivariate TPE (its cost per "
+               "trial does not grow as GP's does)")
+        return _auto("tpe", why, {**tpe, "gp_first": True}, workers)
     if not reasons:
         suits = f"{dims} numeric parameter{'s' if dims > 1 else ''}, {trials} trials, one worker"
         if torch_available:
@@ -147,10 +157,14 @@ def _not_gp(numeric: bool, dims: int, trials: int, workers: int) -> list[str]:
     if dims > GP_MAX_DIMS:
         reasons.append(f"{dims} dimensions (GP up to {GP_MAX_DIMS})")
     if trials > GP_MAX_TRIALS:
-        reasons.append(f"{trials} trials (GP up to {GP_MAX_TRIALS}; its cost grows per trial)")
+        reasons.append(_budget(trials))
     if workers > 1:
         reasons.append(f"{workers} workers (GP does not see running trials)")
     return reasons
+
+
+def _budget(trials: int) -> str:
+    return f"{trials} trials (GP up to {GP_MAX_TRIALS}; its cost grows per trial)"
 
 
 def _auto(chosen: str, why: str, settings: dict[str, bool], workers: int = 1) -> SamplerChoice:
@@ -161,9 +175,10 @@ def _auto(chosen: str, why: str, settings: dict[str, bool], workers: int = 1) ->
 
 def check_choice(choice: SamplerChoice) -> None:
     """A recorded choice this version can build (a hand-edited ``study.json`` may not be)."""
-    known = {"tpe": {"multivariate", "group", "constant_liar"}, "gp": set(), "nsga2": set()}
+    known = {"tpe": {"multivariate", "group", "constant_liar", "gp_first"}, "gp": set(),
+             "nsga2": set()}
     if choice.chosen not in known or not set(choice.settings) <= known[choice.chosen]:
         raise UserError(
             f"study.json: sampler: cannot build the recorded choice {choice.to_dict()!r}; "
-            "expected tpe (multivariate, group, constant_liar), gp or nsga2"
+            "expected tpe (multivariate, group, constant_liar, gp_first), gp or nsga2"
         )

@@ -37,12 +37,16 @@ def make_sampler(
         )
     if name == "tpe":  # what auto chose; the rest (all, for a named tpe) as Optuna defaults it
         chosen = settings or {}
-        return samplers.TPESampler(
+        tpe = samplers.TPESampler(
             seed=seed,
             multivariate=chosen.get("multivariate"),  # None: Optuna's default
             group=chosen.get("group", False),
             constant_liar=chosen.get("constant_liar", False),
         )
+        if chosen.get("gp_first"):
+            require("torch", "the GP sampler", extra="torch")
+            return gp_then(_one_thread_gp_class()(seed=seed), tpe, GP_FIRST_TRIALS)
+        return tpe
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":
@@ -62,6 +66,48 @@ def make_sampler(
     if name == "nsga2":
         return samplers.NSGAIISampler(seed=seed)
     raise UserError(f"unknown sampler {name!r}")
+
+
+#: ``auto`` on a large budget: trials sampled by GP before TPE takes over
+#: (``benchmarks/sampler_switch.py``)
+GP_FIRST_TRIALS = 100
+
+
+def gp_then(gp: Any, then: Any, at: int) -> optuna.samplers.BaseSampler:
+    """A sampler that is ``gp`` for trials numbered below ``at`` and ``then`` from there on.
+
+    The switch is on the trial's number, not on time, so a seeded run reproduces. ``then``
+    learns from every trial, GP's included: GP's first trials find the region of the optimum,
+    and TPE, whose cost per trial does not grow as GP's does, refines it for the rest of a
+    large budget (1000 trials on Branin and Hartmann6: 17x and 120x lower regret than TPE
+    alone, at 1.6-2.2x its sampling time).
+    """
+    import optuna
+
+    class GpThen(optuna.samplers.BaseSampler):
+        def _at(self, trial: Any) -> Any:
+            return gp if trial.number < at else then
+
+        def infer_relative_search_space(self, study: Any, trial: Any) -> Any:
+            return self._at(trial).infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
+            return self._at(trial).sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+            return self._at(trial).sample_independent(study, trial, name, dist)
+
+        def before_trial(self, study: Any, trial: Any) -> None:
+            self._at(trial).before_trial(study, trial)
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            self._at(trial).after_trial(study, trial, state, values)
+
+        def reseed_rng(self) -> None:
+            gp.reseed_rng()
+            then.reseed_rng()
+
+    return GpThen()
 
 
 def sampler_seed(seed: int, *, worker: int = 0, prior: int = 0) -> int:

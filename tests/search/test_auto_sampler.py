@@ -25,7 +25,9 @@ WIDE = Space({f"x{i}": Float(0, 1) for i in range(20)})
     ("space", "kwargs", "chosen", "settings", "says"),
     [
         (NUMERIC, {"trials": 100}, "gp", {}, "Gaussian process"),
-        (NUMERIC, {"trials": 1000}, "tpe", {"multivariate": True}, "1000 trials"),
+        (NUMERIC, {"trials": 1000}, "tpe", {"multivariate": True, "gp_first": True},
+         "1000 trials, one worker: a Gaussian process for the first 100 trials"),
+        (CATEGORICAL, {"trials": 1000}, "tpe", {"multivariate": True}, "1000 trials"),
         (NUMERIC, {"trials": 100, "workers": 4}, "tpe",
          {"multivariate": True, "constant_liar": True}, "4 workers"),
         (WIDE, {"trials": 100}, "tpe", {"multivariate": True}, "20 dimensions"),
@@ -38,7 +40,7 @@ WIDE = Space({f"x{i}": Float(0, 1) for i in range(20)})
          "2 objectives"),
         (NUMERIC, {"trials": 2000, "objectives": 2}, "nsga2", {}, "large budget"),
     ],
-    ids=["numeric", "large-budget", "workers", "20-dim", "categorical", "conditional",
+    ids=["numeric", "large-budget", "categorical-large-budget", "workers", "20-dim", "categorical", "conditional",
          "define-by-run", "two-objectives", "two-objectives-large"],
 )
 def test_auto_chooses_by_space_budget_objectives_and_workers(space, kwargs, chosen, settings,
@@ -52,6 +54,45 @@ def test_without_torch_auto_takes_tpe_and_says_why():
     choice = choose_sampler(NUMERIC, trials=100, torch_available=False)
     assert choice.chosen == "tpe" and choice.settings == {"multivariate": True}
     assert "torch is not installed" in choice.why and "search[torch]" in choice.why
+
+
+def test_a_large_budget_without_torch_or_with_workers_is_tpe_alone():
+    assert choose_sampler(NUMERIC, trials=1000, torch_available=False).settings == {
+        "multivariate": True}
+    large = choose_sampler(NUMERIC, trials=1000, torch_available=True)
+    assert large.for_workers(3).settings == {"multivariate": True, "constant_liar": True}
+    assert large.for_workers(1) == large
+    assert choose_sampler(NUMERIC, trials=1000, workers=3, torch_available=True).settings == {
+        "multivariate": True, "constant_liar": True}
+
+
+def test_gp_then_tpe_samples_as_gp_before_the_switch_and_as_tpe_after():
+    """The same trials as GP alone for the first trials, then TPE taking over the study."""
+    import optuna
+
+    from search.core._strategies import GP_FIRST_TRIALS, gp_then, make_sampler
+
+    def objective(trial):
+        return (trial.suggest_float("x", -5, 5) - 1) ** 2 + trial.suggest_int("n", 1, 8)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    at, total = 12, 16  # past GP's 10 random start-up trials: GP's own model picks 10 and 11
+    switched = optuna.create_study(sampler=gp_then(optuna.samplers.GPSampler(seed=3),
+                                                   optuna.samplers.TPESampler(seed=3), at))
+    switched.optimize(objective, n_trials=total)
+    by_hand = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=3))
+    by_hand.optimize(objective, n_trials=at)
+    by_hand.sampler = optuna.samplers.TPESampler(seed=3)
+    by_hand.optimize(objective, n_trials=total - at)
+    tpe_alone = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=3))
+    tpe_alone.optimize(objective, n_trials=total)
+    assert [t.params for t in switched.trials] == [t.params for t in by_hand.trials]
+    gp_alone = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=3))
+    gp_alone.optimize(objective, n_trials=total)
+    assert [t.params for t in switched.trials] != [t.params for t in tpe_alone.trials]
+    assert [t.params for t in switched.trials][at:] != [t.params for t in gp_alone.trials][at:]
+    built = make_sampler("tpe", NUMERIC, 0, settings={"multivariate": True, "gp_first": True})
+    assert type(built).__name__ == "GpThen" and GP_FIRST_TRIALS == 100
 
 
 def test_the_choice_round_trips_through_its_record_and_labels_old_records():
