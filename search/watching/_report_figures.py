@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from search.watching._progress import feasible
 from search.watching._report_html import fmt, wrapped
 
 if TYPE_CHECKING:
@@ -71,9 +72,9 @@ def pareto(complete: Sequence[FrozenTrial], names: list[str], front: set[int]) -
     a scatter for two objectives, 3-d for three, a scatter matrix for more."""
     shown = [t for t in complete if all(math.isfinite(v) for v in t.values)]
     groups = (
-        ("trial", "#636efa", [t for t in shown if t.number not in front and _feasible(t)]),
+        ("trial", "#636efa", [t for t in shown if t.number not in front and feasible(t)]),
         ("Pareto front", "#EF553B", [t for t in shown if t.number in front]),
-        ("infeasible", "#c3c8d1", [t for t in shown if not _feasible(t)]),
+        ("infeasible", "#c3c8d1", [t for t in shown if not feasible(t)]),
     )
     data: list[dict[str, Any]] = []
     for label, colour, trials in groups:
@@ -290,10 +291,6 @@ def _choices(path: str, trials: Sequence[FrozenTrial]) -> list[Any]:
     return listed
 
 
-def _feasible(trial: FrozenTrial) -> bool:
-    return all(v <= 0 for v in trial.constraints.values())
-
-
 def _by_number(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     return sorted(trials, key=lambda t: t.number)
 
@@ -301,7 +298,7 @@ def _by_number(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
 def _plain(value: Any) -> Any:
     """A parameter's value as the plot shows it: numbers as they are, anything else as text."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _finite(float(value)) if isinstance(value, float) else value
+        return _finite(value) if isinstance(value, float) else value
     return str(value)
 
 

@@ -46,7 +46,7 @@ def write_report(
     with _quiet():
         study = load_stored_study(directory, record["name"])
         trials = list(study.get_trials(deepcopy=False)) if study is not None else []
-        text = render_page(ReportStudy(record, final, trials, study, best), drawn)
+        text = render_page(ReportStudy(record, final, trials, best), drawn)
     path = directory / REPORT_HTML
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import optuna
     from optuna.trial import FrozenTrial
 
 
@@ -23,14 +22,12 @@ class ReportStudy:
         record: dict[str, Any],
         final: dict[str, Any] | None,
         trials: list[FrozenTrial],
-        study: optuna.Study | None,
         best: dict[str, Any] | None = None,
     ) -> None:
         self.record = record
         self.final = final
         self.best = best or {}
         self.trials = trials
-        self.study = study
         self.direction: str = record["direction"]
         self.directions: dict[str, str] = record.get("directions") or {}
         self.multi = bool(self.directions)  # several objectives: a Pareto front, no one best
