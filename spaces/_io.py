@@ -1,5 +1,9 @@
 """Space files: YAML and JSON in and out, and the ready-made spaces.
 
+A W&B sweep file loads as a space file does (its space; :func:`load_wandb_sweep` gives the
+whole :class:`~spaces.WandbSweep`): a top level whose ``parameters:`` holds W&B parameters
+cannot be a space file, where every parameter has a string ``type``.
+
 Loading parses with a safe loader (no ``!!python`` tags), then rebuilds every parameter through
 its constructor via an allow-list of keys per type (:func:`spaces._space.parse_param`), so a
 file is validated exactly like Python code. Errors are prefixed with the file name, and syntax
@@ -22,6 +26,7 @@ from typing import Any, Literal
 
 from spaces._errors import SpaceError
 from spaces._space import Space
+from spaces._wandb_sweep import WandbSweep, is_wandb_sweep, read_wandb_sweep
 
 #: Where the ready-made spaces live, one ``NAME.yaml`` each.
 LIBRARY_DIR = Path(__file__).parent / "library"
@@ -40,7 +45,9 @@ def load(source: str | os.PathLike[str] | Space | Mapping[str, Any]) -> Space:
 
     ``source`` may also be a :class:`Space` (returned as it is) or a Python mapping, read as
     :class:`Space` reads one (so it may hold foreign values: Ray Tune domains, lists, frozen
-    ``scipy.stats`` distributions). Errors name the file: ``"space.yaml: model.svm.C: ..."``.
+    ``scipy.stats`` distributions). A W&B sweep file gives its space, every other key of it
+    checked (:func:`load_wandb_sweep` gives them all). Errors name the file:
+    ``"space.yaml: model.svm.C: ..."``.
 
     >>> load("knn").paths()
     ['n_neighbors', 'weights', 'p']
@@ -60,32 +67,59 @@ def load(source: str | os.PathLike[str] | Space | Mapping[str, Any]) -> Space:
         label = f"{source} (ready-made space)"
     else:
         path = Path(source)
-    fmt = _SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        if path.is_file():
-            raise SpaceError(
-                f"unsupported file type {path.suffix!r}; "
-                "a space file ends in .yaml, .yml or .json.",
-                source=label,
-            )
+    if _SUFFIXES.get(path.suffix.lower()) is None and not path.is_file():
         raise SpaceError(
             "not a space file and not a ready-made space; the ready-made spaces are: "
             f"{', '.join(ready_made())}.",
             source=label,
         )
+    text, fmt = _read(path, label)
+    return loads(text, fmt, source=label)
+
+
+def load_wandb_sweep(path: str | os.PathLike[str]) -> WandbSweep:
+    """The :class:`~spaces.WandbSweep` of a W&B sweep file (``.yaml``, ``.yml``, ``.json``).
+
+    Raise :class:`SpaceError` naming the file for a missing or unreadable file, bad YAML or
+    JSON, a file that is not a W&B sweep configuration (a space file, say), and anything
+    :func:`~spaces.read_wandb_sweep` refuses: ``"sweep.yaml: early_terminate.eta: ..."``.
+    """
+    label = os.fspath(path)
+    text, fmt = _read(Path(path), label)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = _parse_yaml(text) if fmt == "yaml" else _parse_json(text)
+        if not is_wandb_sweep(data):
+            raise SpaceError(
+                "not a W&B sweep configuration: its top level has no `parameters:` mapping of "
+                "parameter name to W&B parameter."
+            )
+        return read_wandb_sweep(data)
+    except SpaceError as error:
+        raise error.in_file(label) from None
+
+
+def _read(path: Path, label: str) -> tuple[str, Format]:
+    """The text of the file at ``path`` and its format; errors are prefixed with ``label``."""
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise SpaceError(
+            f"unsupported file type {path.suffix!r}; a space file ends in .yaml, .yml or .json.",
+            source=label,
+        )
+    try:
+        return path.read_text(encoding="utf-8"), fmt
     except FileNotFoundError:
         raise SpaceError("no such file.", source=label) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpaceError(f"cannot read the file: {error}.", source=label) from None
-    return loads(text, fmt, source=label)
 
 
 def loads(text: str, format: Format = "yaml", *, source: str | None = None) -> Space:
     """A space from the text of a space file in ``format`` (``"yaml"`` or ``"json"``).
 
-    ``source`` (a file name) prefixes every error message.
+    The text may also be a W&B sweep configuration (a top level with ``parameters:`` holding
+    W&B parameters): it is read whole by :func:`~spaces.read_wandb_sweep`, and its space
+    returned. ``source`` (a file name) prefixes every error message.
     """
     try:
         if format == "yaml":
@@ -96,6 +130,8 @@ def loads(text: str, format: Format = "yaml", *, source: str | None = None) -> S
             raise SpaceError(f"unknown format {format!r}; use 'yaml' or 'json'.")
         if data is None:
             raise SpaceError("the file is empty; a space is a mapping of name to parameter.")
+        if is_wandb_sweep(data):
+            return read_wandb_sweep(data).space
         if not isinstance(data, Mapping):
             raise SpaceError(
                 "the top level must be a mapping of parameter name to parameter, but got a "

@@ -1,6 +1,8 @@
 """Weights & Biases sweep configurations: a space to one (:func:`to_wandb`) and back
 (:func:`from_wandb`), each parameter to the W&B distribution that draws the same values.
 
+A space to W&B:
+
 ==============================  ============================================================
 ours                            W&B ``parameters:`` entry
 ==============================  ============================================================
@@ -14,19 +16,60 @@ ours                            W&B ``parameters:`` entry
 ``Constant(v)``                 ``value: v``
 ==============================  ============================================================
 
-W&B returns ints from a ``q_`` distribution exactly when ``q`` is an int, and rounds to the
-multiples of ``q`` (not to ``min + k * q``), so a stepped range exports only when ``low`` is a
-multiple of its step. W&B has no conditional branches and no defaults: a branch whose options
-carry parameters is refused (one whose options are all empty is a plain categorical), and
-defaults are left out. :func:`from_wandb` also reads what W&B infers without ``distribution``
-and a nested ``parameters:`` block, as a group (``g__p``, as :class:`~spaces.Space` names one).
+W&B to a space, every distribution W&B's sweeps library defines (its ``params.py`` is what
+draws the values; ``q`` defaults to the float ``1.0``):
+
+===========================  ==================================================================
+W&B                          ours
+===========================  ==================================================================
+``value``                    ``Constant(value)``
+``values``                   ``Categorical(values)``
+``uniform``                  ``Float(min, max)``
+``int_uniform``              ``Int(min, max)`` (W&B needs int ``min`` and ``max``)
+``log_uniform_values``       ``Float(min, max, log=True)``
+``log_uniform``              ``Float(e**min, e**max, log=True)``: ``min``, ``max`` are exponents
+``inv_log_uniform_values``   ``Float(min, max, log=True)``: W&B draws ``1/X`` with ``log X``
+                             uniform on ``[-log max, -log min]``, which is log-uniform on
+                             ``[min, max]``, the same distribution
+``inv_log_uniform``          ``Float(e**-max, e**-min, log=True)``, likewise
+``q_uniform``                ``Float(lo, hi, step=q)``, or ``Int(lo, hi, step=q)`` for an int
+                             ``q``: the multiples of ``q`` a uniform draw rounds to (below)
+``q_log_uniform_values``     an int ``q: 1`` with ``min >= 0.5``: ``Int(lo, hi, log=True)``.
+                             Any other ``q``: ``Categorical`` of the multiples of ``q`` it draws,
+                             when there are at most :data:`MAX_MULTIPLES`; else refused
+``q_log_uniform``            likewise, between ``e**min`` and ``e**max``
+``beta``, ``q_beta``         with ``a == b == 1`` W&B draws uniform on ``[0, 1]``:
+                             ``Float(0, 1)``, or as ``q_uniform`` on ``[0, 1]``; other shapes
+                             weight values unevenly and are refused
+``normal``, ``q_normal``,    refused: unbounded, while a space's numbers lie between low and
+``log_normal``,              high; the message gives the ``uniform`` (or
+``q_log_normal``             ``log_uniform_values``) range of ``mu ± 2 sigma`` to write instead
+``probabilities``            refused: a space's choices are equally likely
+===========================  ==================================================================
+
+A ``q_`` distribution draws ``round(x / q) * q``, ints exactly when ``q`` is an int (YAML
+``16``, not ``16.0``). The values it can draw are the multiples ``k * q`` whose rounding
+interval ``((k - 1/2) q, (k + 1/2) q)`` meets ``(min, max)``: ``q_uniform`` with ``min: 30,
+max: 130, q: 32`` draws 32, 64, 96 and 128, and ``q_log_uniform_values`` with ``min: 1`` and
+``q: 16`` draws 0 too. The space draws the same set of values, not always with W&B's weights:
+a stepped range gives its two end values a full share where W&B gives them half, and the
+categorical of a ``q_log_uniform`` makes each multiple equally likely (W&B favours the small
+ones) and unordered for the model-based samplers. A stepped space cannot be on a log scale, so
+the categorical is the only faithful form; past :data:`MAX_MULTIPLES` values it is refused with
+what to write instead.
+
+W&B has no conditional branches and no defaults: a branch whose options carry parameters is
+refused (one whose options are all empty is a plain categorical), and defaults are left out.
+:func:`from_wandb` also reads what W&B infers without ``distribution`` (ints: ``int_uniform``,
+else ``uniform``) and a nested ``parameters:`` block, as a group (``g__p``, as
+:class:`~spaces.Space` names one). The sweep's other keys are :mod:`spaces._wandb_sweep`'s.
 """
 
 from __future__ import annotations
 
 import decimal
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from spaces._checks import dec, fail, is_number, on_grid
@@ -37,7 +80,13 @@ from spaces._params import Constant, Float
 from spaces._space import Categorical, Param, Space
 
 _GOALS = ("maximize", "minimize")
-_KNOWN = "uniform, log_uniform_values, int_uniform, q_uniform, values or value"
+_KNOWN = (
+    "uniform, int_uniform, log_uniform_values, log_uniform, inv_log_uniform_values, "
+    "inv_log_uniform, q_uniform, q_log_uniform_values, q_log_uniform, values or value"
+)
+
+#: The most multiples of ``q`` a ``q_log_uniform`` is read as a categorical of.
+MAX_MULTIPLES = 100
 
 
 def to_wandb(
@@ -136,7 +185,7 @@ def _from_wandb(spec: Any) -> dict[str, Any]:
     if "value" in spec and distribution in (None, "constant"):
         _keys(spec, "constant", {"value", "distribution"})
         return {"type": "constant", "value": spec["value"]}
-    if "probabilities" in spec:
+    if "probabilities" in spec or distribution == "categorical_w_probabilities":
         fail(
             "W&B's probabilities weight the values, which a space cannot hold (its choices are "
             "equally likely); drop `probabilities`."
@@ -147,6 +196,8 @@ def _from_wandb(spec: Any) -> dict[str, Any]:
     if distribution is None:
         ints = all(_is_int(spec.get(key)) for key in ("min", "max"))
         distribution = "int_uniform" if ints else "uniform"
+    if isinstance(distribution, str) and distribution in _SHAPED:
+        return _SHAPED[distribution](spec, distribution)
     if not isinstance(distribution, str) or distribution not in _READERS:
         fail(
             f"W&B's {distribution} distribution has no equivalent here: a space's numbers are "
@@ -154,10 +205,31 @@ def _from_wandb(spec: Any) -> dict[str, Any]:
         )
     quantized = distribution.startswith("q_")
     _keys(spec, distribution, {"distribution", "min", "max", *(["q"] if quantized else [])})
-    if not (is_number(spec.get("min")) and is_number(spec.get("max"))):
+    low: Any = spec.get("min")
+    high: Any = spec.get("max")
+    if not (is_number(low) and is_number(high)):
         fail(f"W&B's {distribution} needs numbers min and max.")
-    q = spec.get("q", 1.0)  # W&B's default: a float, so its draws are floats
-    return _READERS[distribution](spec["min"], spec["max"], q)
+    if not low < high:
+        fail(
+            f"W&B needs min < max, but got (min={low!r}, max={high!r}); write a single value "
+            f"as `value: {low!r}`."
+        )
+    if distribution == "int_uniform" and not (_is_int(low) and _is_int(high)):
+        fail(
+            f"W&B's int_uniform needs int min and max, but got (min={low!r}, max={high!r}); "
+            "use uniform for floats."
+        )
+    if distribution.endswith("_values") and low <= 0:
+        fail(f"W&B's {distribution} needs min > 0, but got min={low!r}.")
+    return _READERS[distribution](low, high, _q(spec, distribution))
+
+
+def _q(spec: Mapping[str, Any], distribution: str) -> Any:
+    """``q``, W&B's default the float 1.0 (so its draws are floats); a number > 0."""
+    q = spec.get("q", 1.0)
+    if not is_number(q) or not 0 < q < math.inf:
+        fail(f"W&B's {distribution} needs a number q > 0, but got q={q!r}.")
+    return q
 
 
 def _is_int(value: Any) -> bool:
@@ -165,32 +237,97 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _q_uniform(low: Any, high: Any, q: Any) -> dict[str, Any]:
-    """W&B rounds a uniform draw to the nearest multiple of ``q`` (half to even, as numpy)."""
-    first, last = _nearest(low, q), _nearest(high, q)
-    if _is_int(q):
-        return {"type": "int", "low": int(first * q), "high": int(last * q), "step": q}
-    return {"type": "float", "low": float(first * dec(q)), "high": float(last * dec(q)), "step": q}
-
-
-def _nearest(value: Any, q: Any) -> decimal.Decimal:
+def _multiples(low: Any, high: Any, q: Any) -> tuple[int, int]:
+    """The first and last ``k`` such that a draw between ``low`` and ``high`` rounds to
+    ``k * q``: those whose interval ``((k - 1/2) q, (k + 1/2) q)`` meets ``(low, high)``."""
+    half = decimal.Decimal("0.5")
     try:
-        return (dec(value) / dec(q)).to_integral_value(rounding=decimal.ROUND_HALF_EVEN)
+        first = (dec(low) / dec(q) - half).to_integral_value(rounding=decimal.ROUND_FLOOR) + 1
+        last = (dec(high) / dec(q) + half).to_integral_value(rounding=decimal.ROUND_CEILING) - 1
     except (decimal.InvalidOperation, ZeroDivisionError):
-        fail(f"W&B's q_uniform needs finite min and max and q > 0, but got q={q!r}.")
+        fail(f"W&B needs finite min and max and q > 0, but got (min={low!r}, max={high!r}).")
+    return int(first), int(last)
 
 
-def _q_log_uniform_values(low: Any, high: Any, q: Any) -> dict[str, Any]:
-    if q == 1 and _is_int(q):
-        return {"type": "int", "low": round(low), "high": round(high), "log": True}
+def _times(k: int, q: Any) -> Any:
+    """``k * q`` as W&B returns it: an int for an int ``q``, else a float (exact in decimal)."""
+    return k * q if _is_int(q) else float(k * dec(q))
+
+
+def _q_uniform(low: Any, high: Any, q: Any) -> dict[str, Any]:
+    first, last = _multiples(low, high, q)
+    if first == last:
+        return {"type": "constant", "value": _times(first, q)}
+    kind = "int" if _is_int(q) else "float"
+    return {"type": kind, "low": _times(first, q), "high": _times(last, q), "step": q}
+
+
+def _q_log(distribution: str, low: float, high: float, q: Any) -> dict[str, Any]:
+    """A log-uniform draw between ``low`` and ``high`` rounded to a multiple of ``q``."""
+    first, last = _multiples(low, high, q)
+    if first == last:
+        return {"type": "constant", "value": _times(first, q)}
+    if _is_int(q) and q == 1 and first >= 1:
+        return {"type": "int", "low": first, "high": last, "log": True}
+    count = last - first + 1
+    if count > MAX_MULTIPLES:
+        fail(
+            f"W&B's {distribution} with q={q!r} draws on a log scale and rounds to multiples "
+            f"of q: {count} values from {_times(first, q)!r} to {_times(last, q)!r}, more than "
+            f"the {MAX_MULTIPLES} read here as a categorical of them, and a space cannot "
+            "combine a log scale with a step; use q: 1 (ints on a log scale), "
+            "log_uniform_values (floats) or q_uniform (multiples of q on a linear scale)."
+        )
+    return {"type": "categorical", "choices": [_times(k, q) for k in range(first, last + 1)]}
+
+
+def _exp(distribution: str, exponent: float) -> float:
+    try:
+        return math.exp(exponent)
+    except OverflowError:
+        fail(f"W&B's {distribution} takes exponents of e, and e**{exponent!r} overflows.")
+
+
+def _normal(spec: Mapping[str, Any], distribution: str) -> dict[str, Any]:
+    """Refuse a normal or log-normal draw, saying which range to write instead."""
+    quantized = distribution.startswith("q_")
+    _keys(spec, distribution, {"distribution", "mu", "sigma", *(["q"] if quantized else [])})
+    mu, sigma = spec.get("mu", 0.0), spec.get("sigma", 1.0)
+    if not (is_number(mu) and is_number(sigma) and sigma >= 0):
+        fail(f"W&B's {distribution} needs numbers mu and sigma >= 0.")
+    low, high = mu - 2 * sigma, mu + 2 * sigma
+    if "log" in distribution:
+        low, high = math.exp(low), math.exp(high)
+    instead = ("q_" if quantized else "") + (
+        "log_uniform_values" if "log" in distribution else "uniform"
+    )
+    q = f", q: {_q(spec, distribution)!r}" if quantized else ""
     fail(
-        f"W&B's q_log_uniform_values with q={q!r} draws on a log scale and rounds to multiples "
-        "of q, and a space cannot combine a log scale with a step; use q: 1 (ints on a log "
-        "scale), log_uniform_values (floats) or q_uniform (steps)."
+        f"W&B's {distribution} distribution is unbounded (mu={mu!r}, sigma={sigma!r}), but a "
+        "space's numbers lie between low and high; write a range instead, such as "
+        f"mu ± 2 sigma: `distribution: {instead}, min: {low:.4g}, max: {high:.4g}{q}`."
     )
 
 
-_READERS: dict[str, Any] = {
+def _beta(spec: Mapping[str, Any], distribution: str) -> dict[str, Any]:
+    """Beta(1, 1) is uniform on [0, 1]; any other shape weights its values unevenly."""
+    quantized = distribution.startswith("q_")
+    _keys(spec, distribution, {"distribution", "a", "b", *(["q"] if quantized else [])})
+    a, b = spec.get("a", 1), spec.get("b", 1)
+    if not (is_number(a) and is_number(b) and a >= 0 and b >= 0):
+        fail(f"W&B's {distribution} needs numbers a >= 0 and b >= 0.")
+    q = _q(spec, distribution) if quantized else None
+    if a == 1 and b == 1:
+        return _q_uniform(0, 1, q) if quantized else {"type": "float", "low": 0.0, "high": 1.0}
+    instead = f"q_uniform, min: 0, max: 1, q: {q!r}" if quantized else "uniform, min: 0, max: 1"
+    fail(
+        f"W&B's {distribution} with a={a!r}, b={b!r} weights [0, 1] unevenly, which a space "
+        "cannot hold (its numbers are uniform or log-uniform between low and high); write "
+        f"`distribution: {instead}` (a beta with a = b = 1)."
+    )
+
+
+_READERS: dict[str, Callable[[Any, Any, Any], dict[str, Any]]] = {
     "uniform": lambda low, high, q: {"type": "float", "low": low, "high": high},
     "int_uniform": lambda low, high, q: {"type": "int", "low": low, "high": high},
     "log_uniform_values": lambda low, high, q: {
@@ -201,10 +338,35 @@ _READERS: dict[str, Any] = {
     },
     "log_uniform": lambda low, high, q: {  # min and max are natural-log exponents
         "type": "float",
-        "low": math.exp(low),
-        "high": math.exp(high),
+        "low": _exp("log_uniform", low),
+        "high": _exp("log_uniform", high),
+        "log": True,
+    },
+    "inv_log_uniform_values": lambda low, high, q: {  # 1/X, log X uniform: log-uniform too
+        "type": "float",
+        "low": low,
+        "high": high,
+        "log": True,
+    },
+    "inv_log_uniform": lambda low, high, q: {  # exp(-U(min, max))
+        "type": "float",
+        "low": _exp("inv_log_uniform", -high),
+        "high": _exp("inv_log_uniform", -low),
         "log": True,
     },
     "q_uniform": _q_uniform,
-    "q_log_uniform_values": _q_log_uniform_values,
+    "q_log_uniform_values": lambda low, high, q: _q_log("q_log_uniform_values", low, high, q),
+    "q_log_uniform": lambda low, high, q: _q_log(
+        "q_log_uniform", _exp("q_log_uniform", low), _exp("q_log_uniform", high), q
+    ),
+}
+
+#: The distributions that are not uniform on a range: refused, or read where they are.
+_SHAPED: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "normal": _normal,
+    "q_normal": _normal,
+    "log_normal": _normal,
+    "q_log_normal": _normal,
+    "beta": _beta,
+    "q_beta": _beta,
 }

@@ -236,7 +236,7 @@ WANDB_REFUSED = [
     ("weighted", {"values": [1, 2], "probabilities": [0.9, 0.1]}, "x: W&B's probabilities"),
     (
         "log-steps",
-        {"distribution": "q_log_uniform_values", "min": 1, "max": 100, "q": 5},
+        {"distribution": "q_log_uniform_values", "min": 1, "max": 10000, "q": 5},
         "x: W&B's q_log_uniform_values with q=5 draws on a log scale",
     ),
     ("unknown-key", {"min": 1, "max": 2, "mx": 3}, "x: unknown key 'mx' for W&B's int_uniform"),
