@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         get_metrics,
         regression_report,
     )
+    from objectives._rows import accept_array_rows
     from objectives._sklearn import SklearnObjective
     from objectives._splits import cv_splitter
     from objectives._torch import TorchObjective
@@ -49,6 +50,7 @@ _EXPORTS = {
     "TorchObjective": "objectives._torch",
     "KerasObjective": "objectives._keras",
     "load_model": "objectives._load",
+    "accept_array_rows": "objectives._rows",
 }
 
 __all__ = [
@@ -72,6 +74,7 @@ __all__ = [
     "KerasObjective",
     "TorchObjective",
     "load_model",
+    "accept_array_rows",
 ]
 
 

@@ -32,7 +32,10 @@ class DevData:
 
     ``X`` is a DataFrame of features, ``y`` the target as a 1-d numpy array, ``groups`` the group
     label of each row (or ``None``), ``time_ordered`` says that rows are in time order and must be
-    validated forward in time. ``task`` comes from the study's metric.
+    validated forward in time. ``task`` comes from the study's metric. ``from_arrays`` says the
+    features were given as arrays, which have no column names: those of ``X`` (``x0``, ``x1``,
+    ...) name positions, and the final model takes array rows too
+    (:func:`objectives.accept_array_rows`).
     """
 
     X: pd.DataFrame
@@ -41,6 +44,7 @@ class DevData:
     groups: np.ndarray | None = None
     time_ordered: bool = False
     classes: tuple[Any, ...] = field(default=())
+    from_arrays: bool = False
 
     def __len__(self) -> int:
         return len(self.X)
@@ -54,6 +58,7 @@ class DevData:
             groups=self.groups[rows] if self.groups is not None else None,
             time_ordered=self.time_ordered,
             classes=self.classes,
+            from_arrays=self.from_arrays,
         )
 
 
@@ -68,8 +73,10 @@ class TrialHandle(Protocol):
     events), kept with the study's results; ``None`` when the engine keeps no artifacts.
     """
 
-    number: int
     seed: int | None
+
+    @property
+    def number(self) -> int: ...
 
     @property
     def artifact_dir(self) -> Path | None: ...
@@ -100,10 +107,11 @@ class Objective(abc.ABC):
     def evaluate(
         self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
         metric: Metric | tuple[Metric | CostMeasure, ...],
-    ) -> float | dict[str, float]:
+    ) -> float | dict[str, float] | tuple[float, ...]:
         """Train on the training folds of ``data``; return the validation score for ``config``.
 
         Given a tuple of metrics (a multi-objective study): ``{name: value}``, one entry each.
+        The user's own objective may return Optuna's tuple of values instead.
         """
 
     def fit_final(

@@ -48,6 +48,13 @@ _OUTSIDE = (
     "which a declarative space cannot hold; write it as a conditional branch or inside the "
     "objective."
 )
+_SAMPLE_FROM = (
+    "tune.sample_from draws its values with a function of yours, which a declarative space "
+    "cannot hold (its sampler must see the values); write tune.choice([...]) of the values it "
+    "draws, or a range as tune.randint(low, high) or tune.lograndint(low, high) (Int(low, "
+    "high - 1, log=True)); a value computed from other parameters belongs in a conditional "
+    "branch or in the objective."
+)
 _NO_LOG_STEP = (
     "a space cannot combine a log scale with a step (nor can Optuna); write "
     "{log} to keep the log scale, or {step} to keep the step."
@@ -192,7 +199,7 @@ def _choices(values: Any, what: str) -> list[Any]:
 def _ray_domain(domain: Any) -> dict[str, Any]:
     kind = type(domain).__name__
     if kind == "Function":
-        fail(f"tune.sample_from is a function of other parameters, {_OUTSIDE}")
+        fail(_SAMPLE_FROM)
     if kind == "Categorical":
         return {"type": "categorical", "choices": _choices(domain.categories, "tune.choice")}
     sampler: Any = getattr(domain, "sampler", None)

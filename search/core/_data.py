@@ -104,7 +104,7 @@ def _load_frame(spec: Data, base_dir: Path) -> tuple[pd.DataFrame, str]:
     if isinstance(source, tuple) and len(source) == 2:
         X, y = source
         frame = pd.DataFrame(X).copy()
-        if not isinstance(X, pd.DataFrame):
+        if _from_arrays(source):
             frame.columns = [f"x{i}" for i in range(frame.shape[1])]
         name = spec.target or "target"
         if name in frame.columns:
@@ -231,6 +231,7 @@ def _split(
         groups=groups[dev_idx] if groups is not None else None,
         time_ordered=spec.time not in (None, False),
         classes=classes,
+        from_arrays=_from_arrays(spec.source),
     )
     return SplitData(
         dev=dev,
@@ -242,6 +243,13 @@ def _split(
         ),
         dev_fingerprint=fingerprint(X_dev, y_dev),
     )
+
+
+def _from_arrays(source: Any) -> bool:
+    """Whether the features came as arrays, whose columns :func:`_load_frame` named by position."""
+    import pandas as pd
+
+    return isinstance(source, tuple) and not isinstance(source[0], pd.DataFrame)
 
 
 def _test_rows(

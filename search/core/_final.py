@@ -154,11 +154,12 @@ def _open_and_score(
     record: dict[str, Any],
     fit_seconds: float,
 ) -> dict[str, Any]:
-    from objectives import classification_report, regression_report
+    from objectives import accept_array_rows, classification_report, regression_report
 
     split, metric = prep.split, prep.parts.primary
     if split is None or metric is None:
         raise UserError("final: this study has no data, so it has no test set to evaluate on")
+    model = accept_array_rows(prep.parts.objective, model, split.dev)  # scored as it is saved
     X_test, y_test = split.test._open(directory / FINAL_JSON, record)
     classes = list(split.dev.classes)
     test_value = metric.score(model, X_test, y_test, classes=classes)

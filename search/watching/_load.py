@@ -27,6 +27,7 @@ from search.core._folder import (
     read_json,
     read_record,
 )
+from search.core._record import has_test_set
 
 if TYPE_CHECKING:
     import optuna
@@ -167,7 +168,7 @@ class StudyResults:
         """
         folder = self._directory / MODEL_DIR
         final = self.final
-        if final is None and self.record.get("fingerprints") is None:
+        if final is None and not has_test_set(self.record):
             raise UserError(
                 f"{self._directory}: the study has no data, so it has no test set and no "
                 "final model"
@@ -193,7 +194,8 @@ class StudyResults:
 
 
 def _summary(results: StudyResults) -> str:
-    """``'name' at DIR: 5 COMPLETE, 1 PRUNED; best accuracy 0.97 (trial 3); test sealed``."""
+    """``'name' at DIR: 5 COMPLETE, 1 PRUNED; best accuracy 0.97 (trial 3); test sealed``
+    (``no test set`` for a study with no data)."""
     record = results.record
     states = _state_counts(results.directory / TRIALS_CSV)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
@@ -206,7 +208,7 @@ def _summary(results: StudyResults) -> str:
         top = f"best {record.get('metric') or 'value'} {best['value']:.6g} (trial {best['number']})"
     final = results.final
     if final is None:
-        test = "test sealed"
+        test = "test sealed" if has_test_set(record) else "no test set"
     elif final.get("status") == "evaluated" and isinstance(final.get("test_value"), int | float):
         test = f"test opened: {final.get('metric')} {final['test_value']:.6g}"
     else:

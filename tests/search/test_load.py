@@ -21,7 +21,7 @@ import pytest
 import search
 from search import UserError
 from search.core._store import ReadOnlyStore
-from tests.conftest import run_cli, stop_session, stored_trials
+from tests.conftest import ROOT, run_cli, stop_session, stored_trials
 
 IRIS_STUDY = """
 from sklearn.linear_model import LogisticRegression
@@ -224,6 +224,19 @@ def test_a_sealed_study_has_no_final_and_no_model(iris: Path, tmp_path: Path) ->
     assert repr(study).endswith("; test sealed>")
 
 
+def test_a_study_with_no_data_says_it_has_no_test_set(tmp_path: Path) -> None:
+    """Branin, a plain function of the config: nothing to seal, so nothing is "sealed"."""
+    done = run_cli(ROOT / "examples" / "branin.py", "--trials", "3", "--results", tmp_path,
+                   "--no-tracking", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    study = search.load(tmp_path / "branin")
+    assert study.record["data"] is None and study.final is None
+    assert repr(study).startswith(f"<StudyResults 'branin' at {tmp_path / 'branin'}: 3 COMPLETE")
+    assert repr(study).endswith("; no test set>")
+    with pytest.raises(UserError, match="has no data, so it has no test set and no final model"):
+        study.model()
+
+
 def test_several_objectives_give_their_pareto_front(iris: Path, tmp_path: Path) -> None:
     """The layout a study with several objectives writes: ``directions`` and ``pareto``."""
     copy = tmp_path / "multi"
@@ -297,7 +310,7 @@ def test_a_running_study_loads_and_shows_a_prefix_of_its_trials(tmp_path: Path) 
         with pytest.raises(UserError, match="has no data, so it has no test set"):
             study.model()
         assert repr(study).startswith(f"<StudyResults 'slow' at {folder}: ")
-        assert repr(study).endswith("; test sealed>")
+        assert repr(study).endswith("; no test set>")
     finally:
         stop_session(proc, signal.SIGINT)
     assert proc.returncode == 130, proc.stderr.read() if proc.stderr else ""

@@ -96,6 +96,16 @@ def test_show_and_report_only_read_the_study(folder, tmp_path):
     assert set(tmp_path.iterdir()) == {tmp_path / "results"}  # nothing in the working folder
 
 
+def test_show_of_a_study_with_no_data_says_it_has_no_test_set(tmp_path):
+    done = run_cli(ROOT / "examples" / "branin.py", "--trials", "3", "--results", tmp_path,
+                   "--no-tracking", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    shown = run_cli("show", tmp_path / "branin", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[-1] == "final: no test set (the study has no data)"
+    assert "sealed" not in shown.stdout
+
+
 def test_report_of_a_study_without_a_journal_creates_none(folder, tmp_path):
     (folder / "study.journal").unlink()
     written = run_cli("report", folder, cwd=tmp_path)

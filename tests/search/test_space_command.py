@@ -121,9 +121,11 @@ def test_a_sample_from_study_is_one_line_naming_the_parameter(write_study, tmp_p
     result = _run(path, tmp_path)
     assert result.returncode == 2
     assert result.stderr == (
-        "error: space: lr: tune.sample_from is a function of other parameters, which a "
-        "declarative space cannot hold; write it as a conditional branch or inside the "
-        "objective.\n"
+        "error: space: lr: tune.sample_from draws its values with a function of yours, which a "
+        "declarative space cannot hold (its sampler must see the values); write "
+        "tune.choice([...]) of the values it draws, or a range as tune.randint(low, high) or "
+        "tune.lograndint(low, high) (Int(low, high - 1, log=True)); a value computed from "
+        "other parameters belongs in a conditional branch or in the objective.\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
 

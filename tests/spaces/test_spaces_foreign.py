@@ -152,14 +152,17 @@ def test_foreign_values_inside_a_conditional_branch() -> None:
 REFUSED: list[tuple[str, dict[str, Any], str]] = [
     (
         "sample_from",
-        {"lr": tune.sample_from(lambda config: 0.1)},
-        "lr: tune.sample_from is a function of other parameters, which a declarative space "
-        "cannot hold; write it as a conditional branch or inside the objective.",
+        {"batch": tune.sample_from(lambda _: 2 ** np.random.randint(2, 9))},
+        "batch: tune.sample_from draws its values with a function of yours, which a declarative "
+        "space cannot hold (its sampler must see the values); write tune.choice([...]) of the "
+        "values it draws, or a range as tune.randint(low, high) or tune.lograndint(low, high) "
+        "(Int(low, high - 1, log=True)); a value computed from other parameters belongs in a "
+        "conditional branch or in the objective.",
     ),
     (
-        "sample_from-in-a-group",
-        {"opt": {"lr": tune.sample_from(lambda config: 0.1)}},
-        "opt__lr: tune.sample_from is a function of other parameters",
+        "sample_from-of-other-parameters-in-a-group",
+        {"opt": {"lr": tune.sample_from(lambda spec: spec.config.opt.base_lr * 10)}},
+        "opt__lr: tune.sample_from draws its values with a function of yours",
     ),
     ("eval", {"x": {"eval": "spec.config.y * 2"}}, "x: Ray's {'eval': ...} is code run on"),
     ("randn", {"x": tune.randn(0, 1)}, "x: tune.randn draws from a normal distribution"),
