@@ -27,9 +27,12 @@ _FIT_NAMES = ("config", "data", "seed")
 def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str, ...] | int:
     """How to call ``fn``: a tuple of keyword names, or the number of positional arguments.
 
-    By name when every parameter is one of ``names`` and the first of them (the config) is
-    among them, or when the only one is ``trial`` (Optuna's ``objective(trial)``); otherwise by
-    arity, the first ``arity`` of ``names`` in order.
+    Parameters with a default that are not among ``names`` keep their default
+    (``functools.partial(objective, offset=3)``, ``def objective(trial, X=X)``). By name when
+    every other parameter is one of ``names`` and the first of them (the config) or ``trial``
+    (Optuna's ``objective(trial)``, which suggests its own parameters) is among them; otherwise
+    by arity, the first ``arity`` of ``names`` in order (see :meth:`FunctionObjective.evaluate`
+    for what one positional parameter receives).
     """
     if not callable(fn):
         raise ObjectiveError(f"{role} must be callable, but got {type(fn).__name__}")
@@ -39,35 +42,38 @@ def calling_convention(fn: Any, names: tuple[str, ...], role: str) -> tuple[str,
         return len(names)
     kinds = inspect.Parameter
     params = [p for p in signature.parameters.values()
-              if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)]
+              if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
+              and (p.default is p.empty or p.name in names)]
     named = [p.name for p in params if p.kind != kinds.POSITIONAL_ONLY]
     if params and len(named) == len(params) and set(named) <= set(names):
-        if named == ["trial"] and "trial" in names:
-            return ("trial",)  # Optuna's objective(trial): it suggests its own parameters
-        if names[0] not in named:
+        if names[0] not in named and "trial" not in named:
             raise ObjectiveError(f"{role} {qualified_name(fn)} takes "
                                  f"{', '.join(named)} but not '{names[0]}', which it needs")
         return tuple(named)
     positional = [p for p in params if p.kind in (kinds.POSITIONAL_ONLY,
                                                   kinds.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is p.empty]
-    arity = len(required) or len(positional)
-    if any(p.kind == kinds.KEYWORD_ONLY and p.default is p.empty for p in params) \
-            or not 1 <= arity <= len(names):
+    if any(p.kind == kinds.KEYWORD_ONLY for p in params) \
+            or not 1 <= len(positional) <= len(names):
         shown = ", ".join(p.name for p in signature.parameters.values())
         raise ObjectiveError(
             f"{role} {qualified_name(fn)}({shown}) must take its parameters by the names "
             f"{', '.join(names)}, or 1 to {len(names)} positional ones in that order"
         )
-    return arity
+    return len(positional)
 
 
 def call(fn: Any, convention: tuple[str, ...] | int, values: dict[str, Any],
          orders: Mapping[int, tuple[str, ...]]) -> Any:
-    """Call ``fn`` by keyword names, or positionally in the order ``orders[arity]``."""
+    """Call ``fn`` by keyword names, or positionally in the order ``orders[arity]``; a
+    parameter with a default keeps it where there is no value to give (no data)."""
     if isinstance(convention, int):
         return fn(*[values[name] for name in orders[convention]])
-    return fn(**{name: values[name] for name in convention})
+    given = {name: values[name] for name in convention}
+    if any(value is None for value in given.values()):
+        defaults = {p.name for p in inspect.signature(fn).parameters.values()
+                    if p.default is not p.empty}
+        given = {k: v for k, v in given.items() if v is not None or k not in defaults}
+    return fn(**given)
 
 
 #: positional orders by arity: fn(config), fn(config, trial), fn(config, data, trial)
@@ -79,12 +85,16 @@ _FIT_ORDERS = {1: ("config",), 2: ("config", "data"), 3: _FIT_NAMES}
 class FunctionObjective(Objective):
     """The user's own objective: ``fn(config[, data][, trial]) -> validation score``.
 
-    For a multi-objective study ``fn`` returns a mapping ``{name: number}`` instead.
+    For a multi-objective study ``fn`` returns a mapping ``{name: number}``, or Optuna's tuple
+    of numbers (one an objective, in the order of the study's directions).
 
     ``fn`` is called by its parameter names when they are among ``config``, ``data`` and
     ``trial`` (Optuna's ``objective(trial)``, which calls ``trial.suggest_*`` itself, included);
-    otherwise by arity: ``fn(config)``, ``fn(config, trial)`` or ``fn(config, data, trial)``. ``fit(config, data)`` returns the final model (with
-    ``predict``); ``save(model, directory)`` writes it (joblib by default).
+    its other parameters with a default keep it. Otherwise by position: ``fn(x)`` receives the
+    trial when the study declares no parameters (an Optuna objective, whatever its parameter's
+    name: ``objective(t)``, a callable object) and the config when it does; ``fn(config,
+    trial)`` and ``fn(config, data, trial)``. ``fit(config, data)`` returns the final model
+    (with ``predict``); ``save(model, directory)`` writes it (joblib by default).
 
     >>> objective = FunctionObjective(lambda config: (config["x"] - 2) ** 2)
     >>> objective.can_fit_final
@@ -113,10 +123,12 @@ class FunctionObjective(Objective):
 
     def evaluate(self, config: dict[str, Any], data: DevData | None, trial: TrialHandle,
                  metric: Metric | tuple[Metric | CostMeasure, ...] | None,
-                 ) -> float | dict[str, float]:
-        """Call ``fn`` and return its score as a float (a mapping: each value as a float)."""
+                 ) -> float | dict[str, float] | tuple[float, ...]:
+        """Call ``fn`` and return its score as a float (a mapping or a tuple: each value as a
+        float)."""
         values = {"config": config, "data": data, "trial": trial}
-        return as_value(call(self.fn, _fn_convention(self.fn), values, _FN_ORDERS), self.fn)
+        orders = _FN_ORDERS if config else {**_FN_ORDERS, 1: ("trial",)}
+        return as_value(call(self.fn, _fn_convention(self.fn), values, orders), self.fn)
 
     def fit_final(
         self,
@@ -162,15 +174,21 @@ def _fn_convention(fn: Any) -> tuple[str, ...] | int:
     return calling_convention(fn, _FN_NAMES, "objective")
 
 
-def as_value(value: Any, fn: Any) -> float | dict[str, float]:
-    """What ``fn`` returned as a float, or a mapping of named values as ``{name: float}``;
-    else an error naming the function (and the key) at fault."""
+def as_value(value: Any, fn: Any) -> float | dict[str, float] | tuple[float, ...]:
+    """What ``fn`` returned as a float, a mapping of named values as ``{name: float}``, or
+    Optuna's tuple of values as a tuple of floats; else an error naming the function (and the
+    key or position) at fault. How many values the study needs is the engine's to check."""
     if isinstance(value, Mapping):
         return as_named_values(value, fn)
     if isinstance(value, tuple | list):
-        raise ObjectiveError(f"objective {qualified_name(fn)} returned a {type(value).__name__}; "
-                             "return a mapping of named values, e.g. "
-                             "{'accuracy': ..., 'model_bytes': ...}")
+        numbers = tuple(_number(v) for v in value)
+        bad = next((i for i, n in enumerate(numbers) if n is None), None)
+        if bad is not None or not numbers:
+            shown = f"{type(value[bad]).__name__} at position {bad}" if bad is not None else "nothing"
+            raise ObjectiveError(f"objective {qualified_name(fn)} returned a "
+                                 f"{type(value).__name__} with {shown}; return numbers, one an "
+                                 "objective")
+        return numbers  # type: ignore[return-value]
     return as_score(value, fn)
 
 

@@ -5,10 +5,14 @@ the sealed test part is not there to find. It talks to the driver over a pipe, a
 read end of a second pipe, its lifeline, whose write end only the driver holds: when the driver
 dies, however it dies, the lifeline closes and the worker exits. On Linux the kernel also kills
 a worker whose parent died (``PR_SET_PDEATHSIG``), even while the worker is busy in C code.
+Each worker leads a process group of its own, so the processes a trial's code starts (joblib's
+reusable workers for ``n_jobs=-1``, data loaders) are stopped with it instead of outliving the
+run and holding its output open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -88,6 +92,8 @@ class ProcessLink:
         if hard and self._process.is_alive():
             self._process.kill()
         self._process.join(5)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)  # what its trials started
 
 
 def _send(conn: Any, setup: Setup) -> None:
@@ -110,6 +116,8 @@ def exit_cause(code: int) -> str:
 
 def _worker_main(conn: Any, lifeline: Any) -> None:
     """A spawned worker's entry point."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)  # a group of its own: see the module's docstring
     _die_with_parent()
     from search.core._worker import serve
 

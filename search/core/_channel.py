@@ -2,17 +2,22 @@
 
 A worker holds one connection to the driver (a pipe on this machine, a socket from a Ray
 actor). The driver sends the task once (:class:`Setup`), then jobs: a trial to run
-(:class:`Run`), or a model to fit (:class:`Fit`, :class:`FitScore`). While a trial runs, its
-handle sends what the objective reports (:class:`Report`, :class:`Attr`) without waiting, and
-asks the driver what only the driver knows (:class:`Ask`: whether to prune; the value of a
-parameter, for objectives that suggest their own) and waits for the :class:`Answer`. The
-driver alone asks the pruner and the sampler and writes the store.
+(:class:`Run`, with what the trial and its study look like in the store as it starts), or a
+model to fit (:class:`Fit`, :class:`FitScore`). While a trial runs, its handle
+(:mod:`search.core._worker_trial`) sends what the objective reports (:class:`Report`,
+:class:`Attr`) without waiting, and asks the driver what only the driver knows (:class:`Ask`:
+whether to prune; the value of a parameter, for objectives that suggest their own; to stop the
+study) and waits for the :class:`Answer`. The driver alone asks the pruner and the sampler and
+writes the store.
+
+Every message is plain data: the driver unpickles what workers send, so nothing here carries
+code of the user's.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,35 @@ class Setup:
 
 
 @dataclass(frozen=True, slots=True)
+class TrialSnapshot:
+    """A trial as the store holds it when it starts: what Optuna's ``Trial`` reads."""
+
+    trial_id: int
+    params: dict[str, Any] = field(default_factory=dict)
+    distributions: dict[str, str] = field(default_factory=dict)  # name -> Optuna's JSON
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    datetime_start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StudySnapshot:
+    """What ``trial.study`` knows inside a trial without asking: what never changes. Its user
+    attributes and best trial are asked for when read (:class:`Ask` ``"study"``)."""
+
+    name: str
+    directions: tuple[str, ...]  # "maximize" or "minimize", one an objective
+    metric_names: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StudyState:
+    """The study's user attributes and best trial as the driver knows them now."""
+
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    best: Any = None  # the best own COMPLETE trial (an Optuna FrozenTrial), one objective only
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """Run trial ``number`` on ``config``; ``rows``: a subset of the development data."""
 
@@ -36,6 +70,8 @@ class Run:
     config: dict[str, Any]
     attempt: int = 1
     rows: Any = None
+    trial: TrialSnapshot | None = None
+    study: StudySnapshot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +124,25 @@ class Report:
     step: int
 
 
+#: what an :class:`Attr` sets: a user attribute, a system attribute, or a constraint value
+ATTR_KINDS = ("user", "system", "constraint")
+
+
 @dataclass(frozen=True, slots=True)
 class Attr:
-    """A JSON-able value the objective keeps with its trial (fold scores, training score)."""
+    """A JSON-able value the objective keeps with its trial (fold scores, training score, its
+    own ``set_user_attr``), or a constraint's value (``kind``, one of :data:`ATTR_KINDS`)."""
 
     key: str
     value: Any
+    kind: str = "user"
 
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """A question only the driver can answer: ``"prune"``, or ``"suggest"`` with arguments."""
+    """A question only the driver can answer: ``"prune"``; ``"suggest"`` with a parameter's
+    name and distribution (Optuna's JSON); ``"study"`` (its :class:`StudyState`); ``"stop"``
+    (the study, as ``study.stop()``)."""
 
     what: str
     args: tuple[Any, ...] = ()
@@ -109,7 +153,7 @@ class Done:
     """A trial ended: its outcome, and the sha256 of each file it kept (relative paths)."""
 
     state: str
-    value: float | dict[str, float] | None
+    value: float | dict[str, float] | tuple[float, ...] | None
     error: str | None
     detail: str | None
     files: dict[str, str]
@@ -124,68 +168,3 @@ class Fitted:
     error: str | None = None
     detail: str | None = None
     seconds: float = 0.0
-
-
-class ChannelTrialHandle:
-    """A running trial, seen through :class:`objectives.TrialHandle`, over the channel."""
-
-    __slots__ = ("_conn", "number", "seed", "_folder")
-
-    def __init__(self, conn: Any, number: int, seed: int | None, folder: Path | None) -> None:
-        self._conn = conn
-        self.number = number
-        self.seed = seed
-        self._folder = folder
-
-    @property
-    def artifact_dir(self) -> Path | None:
-        """This trial's folder under ``RESULTS/NAME/trials/``, created on first use."""
-        if self._folder is not None:
-            self._folder.mkdir(parents=True, exist_ok=True)
-        return self._folder
-
-    def report(self, value: float, step: int) -> None:
-        self._conn.send(Report(float(value), int(step)))
-
-    def should_prune(self) -> bool:
-        return bool(self.ask("prune"))
-
-    def set_attr(self, key: str, value: Any) -> None:
-        json.dumps(value)  # the store keeps JSON: fail in the objective, as Optuna would
-        self._conn.send(Attr(key, value))
-
-    # Optuna's define-by-run API: the driver's sampler answers, and the store records it.
-
-    def suggest_float(
-        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
-    ) -> float:
-        from optuna.distributions import FloatDistribution
-
-        return float(self._suggest(name, FloatDistribution(low, high, log=log, step=step)))
-
-    def suggest_int(
-        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
-    ) -> int:
-        from optuna.distributions import IntDistribution
-
-        return int(self._suggest(name, IntDistribution(low, high, log=log, step=step)))
-
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        from optuna.distributions import CategoricalDistribution
-
-        return self._suggest(name, CategoricalDistribution(choices))
-
-    def _suggest(self, name: str, distribution: Any) -> Any:
-        from optuna.distributions import distribution_to_json
-
-        return self.ask("suggest", name, distribution_to_json(distribution))
-
-    def ask(self, what: str, *args: Any) -> Any:
-        """Ask the driver and wait for its answer."""
-        self._conn.send(Ask(what, args))
-        answer = self._conn.recv()
-        if not isinstance(answer, Answer):
-            raise RuntimeError(f"the driver answered {type(answer).__name__} to {what!r}")
-        if isinstance(answer.value, BaseException):
-            raise answer.value
-        return answer.value

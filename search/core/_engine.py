@@ -1,13 +1,17 @@
 """The engine: one loop that runs a study's trials on a pool of workers, for every backend.
 
 The driver asks the study's sampler for a trial, samples the space, and hands the config to an
-idle worker. While trials run, it records what they report and answers what they ask (should
-this trial stop? which value for this parameter?); when one ends, it tells the store the
-outcome. It is the store's only writer. A worker that dies fails its trial with the cause, and
+idle worker, with what the trial and the study look like in the store (the trial's Optuna API in
+the worker reads them). While trials run, it records what they report and answers what they ask
+(should this trial stop? which value for this parameter? stop the study?); when one ends, it
+tells the store the outcome. It is the store's only writer. A worker that dies fails its trial with the cause, and
 the trial runs again on a fresh worker, up to the retries allowed, then stays FAIL. The budget
 is exact: the trials that count (finished or running) never exceed ``--trials``; no new trial
-starts after the deadline or once the stop rule fires. An interruption (Ctrl-C) abandons the
-running trials: FAIL in the store, not counted, so a resumed run runs their slots again.
+starts after the deadline, once the stop rule fires, or once the study is told to stop
+(``study.stop()`` in a trial or a callback). A trial that returns values of the wrong shape for
+the study (a tuple to a study with one objective) stops the search: every trial would fail
+alike, each only after training. An interruption (Ctrl-C) abandons the running trials: FAIL in
+the store, not counted, so a resumed run runs their slots again.
 """
 
 from __future__ import annotations
@@ -20,12 +24,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from search.core._channel import Ask, Attr, Done, Report, Run
-from search.core._goals import Goals
+from search.core._channel import (
+    Ask,
+    Attr,
+    Done,
+    Report,
+    Run,
+    StudySnapshot,
+    StudyState,
+    TrialSnapshot,
+)
+from search.core._goals import Goals, ShapeMismatch
 from search.core._observers import TrialsFn
 from search.core._outcome import COMPLETE, FAIL, PRUNED, failure
 from search.core._pool import Died, Worker, WorkerPool
-from search.core._trials import ABANDONED, FILES, WORKER, counts_toward_budget
+from search.core._trials import ABANDONED, FILES, WORKER, best_trial, counts_toward_budget
 
 if TYPE_CHECKING:
     import optuna
@@ -49,7 +62,7 @@ class Budget:
     """The study's total of trials, the time after which no trial starts, and a stop rule
     (``check(study)`` returns why to stop, or ``None``)."""
 
-    trials: int
+    trials: int | None  # None: no limit (a deadline, a stop rule or study.stop() ends it)
     deadline: float | None = None  # time.time() seconds
     stop_rule: Any = None
 
@@ -90,6 +103,7 @@ class Engine:
         retries: int = 2,
         rows: Any = None,
         goals: Goals | None = None,
+        stop_requested: Callable[[], bool] | None = None,
     ) -> None:
         self.study = study
         self.goals = goals  # None: the objective returns one number
@@ -103,11 +117,19 @@ class Engine:
         self._again: collections.deque[_Running] = collections.deque()
         self._closed = False
         self._used = 0
+        self._stop_requested = stop_requested or (lambda: False)
+        self._told_to_stop = False
+        self._best: FrozenTrial | None = None
+        self._snapshot: StudySnapshot | None = None
         self.stopped: dict[str, Any] | None = None
+        self.ended_by: str | None = None  # "timeout", "stop", "stop rule", "grid" or "mismatch"
+        self.mismatch: str | None = None  # why the trials' values do not fit the study
 
     def run(self) -> dict[str, Any] | None:
         """Run trials until none may start and none runs; the stop rule's record, if it fired."""
         self._used = trials_used(self.study)
+        if not self._multi:
+            self._best = best_trial(self.study.get_trials(deepcopy=False), self._direction)
         try:
             while self._running or self._again or not self._closed:
                 self._dispatch()
@@ -129,8 +151,22 @@ class Engine:
                 return
             self._running[worker] = running
             self._system_attr(running.trial, WORKER, f"{worker.host}:{worker.pid}")
-            job = Run(running.trial.number, running.config, running.attempt, self.rows)
+            trial = running.trial
+            stored = self.study._storage.get_trial(trial._trial_id)
+            job = Run(trial.number, running.config, running.attempt, self.rows,
+                      trial=_trial_snapshot(stored), study=self._study_snapshot())
             self.pool.send(worker, job)
+
+    def _study_snapshot(self) -> StudySnapshot:
+        """What ``trial.study`` knows in the worker without asking: what never changes."""
+        if self._snapshot is None:
+            names = self.study.metric_names
+            self._snapshot = StudySnapshot(
+                name=self.study.study_name,
+                directions=tuple(d.name.lower() for d in self.study.directions),
+                metric_names=tuple(names) if names else None,
+            )
+        return self._snapshot
 
     def _next(self) -> _Running | None:
         """A new trial with its config, or ``None`` once the budget allows no more."""
@@ -154,16 +190,22 @@ class Engine:
         from optuna.samplers import GridSampler
 
         sampler = self.study.sampler
-        if self.budget.expired() or self._used >= self.budget.trials:
+        if self.budget.trials is not None and self._used >= self.budget.trials:
             return True
-        if isinstance(sampler, GridSampler) and sampler.is_exhausted(self.study):
+        ended = next((why for why, yes in (
+            ("timeout", self.budget.expired()),
+            ("stop", self._told_to_stop or self._stop_requested()),
+            ("grid", isinstance(sampler, GridSampler) and sampler.is_exhausted(self.study)),
+        ) if yes), None)
+        if ended is not None:
+            self.ended_by = ended
             return True
         rule = self.budget.stop_rule
         stop = rule.check(self.study) if rule is not None else None
         if stop is not None:
             self.study.set_user_attr(STOPPED_ATTR, stop)
             log.info("search stopped early: %s", stop)
-            self.stopped = stop
+            self.stopped, self.ended_by = stop, "stop rule"
         return stop is not None
 
     def _wait(self) -> float:
@@ -187,7 +229,7 @@ class Engine:
                 running.steps.add(message.step)
                 running.trial.report(message.value, message.step)
         elif isinstance(message, Attr):
-            running.trial.set_user_attr(message.key, message.value)
+            self._attr(running.trial, message)
         elif isinstance(message, Ask):
             self.pool.answer(worker, self._answer(running, message))
         elif isinstance(message, Done):
@@ -203,10 +245,25 @@ class Engine:
                 from optuna.distributions import json_to_distribution
 
                 name, distribution = ask.args
-                return running.trial._suggest(name, json_to_distribution(distribution))
+                return suggest(running.trial, str(name), json_to_distribution(distribution))
+            if ask.what == "study":
+                return StudyState(user_attrs=self.study.user_attrs, best=self._best)
+            if ask.what == "stop":
+                self._told_to_stop = True
+                return None
             raise ValueError(f"the engine cannot answer {ask.what!r}")
         except Exception as exc:  # noqa: BLE001 - raised again in the trial
             return exc
+
+    def _attr(self, trial: optuna.Trial, attr: Attr) -> None:
+        """Keep what a trial set: a user attribute, a system attribute, a constraint value."""
+        if attr.kind == "constraint":
+            trial.set_constraint(attr.key, float(attr.value))
+        elif attr.kind == "system":
+            if not str(attr.key).startswith("search:"):  # the framework's own keys stay its own
+                self._system_attr(trial, attr.key, attr.value)
+        else:
+            trial.set_user_attr(attr.key, attr.value)
 
     def _done(self, running: _Running, done: Done) -> None:
         if done.files:
@@ -243,7 +300,11 @@ class Engine:
         if running.deaths:
             trial.set_user_attr("worker_deaths", running.deaths)
         if state == COMPLETE:
-            read = self._read(trial, value)
+            try:
+                read = self._read(trial, value)
+            except ShapeMismatch as mismatch:
+                read = str(mismatch)
+                self._stop_on_mismatch(trial.number, read)
             if isinstance(read, str):
                 state, error = FAIL, read
         if state == COMPLETE:
@@ -254,8 +315,30 @@ class Engine:
             trial.set_user_attr("error", error or "failed")
             finished = self.study.tell(trial, state=TrialState.FAIL)
         log_finished(finished)
+        self._keep_best(finished)
         if self._on_finished is not None:
             self._on_finished(finished, lambda: self.study.get_trials(deepcopy=False))
+
+    def _stop_on_mismatch(self, number: int, why: str) -> None:
+        """Values of the wrong shape: every trial would fail alike, so no new trial starts and
+        the ones running are abandoned (their slots run again once the study is fixed)."""
+        if self.mismatch is None:
+            self.mismatch = f"trial {number}: {why}"
+            self.ended_by = "mismatch"
+            log.error("search stopped: %s", self.mismatch)
+        self._closed = True
+        self._abandon(f"abandoned: {self.mismatch}")
+
+    def _keep_best(self, trial: FrozenTrial) -> None:
+        if self._multi or trial.state.name != "COMPLETE" or trial.value is None:
+            return
+        best = best_trial([t for t in (self._best, trial) if t is not None], self._direction)
+        self._best = best
+
+    @property
+    def _direction(self) -> str:
+        return self.goals.direction if self.goals is not None else \
+            self.study.direction.name.lower()
 
     @property
     def _multi(self) -> bool:
@@ -290,6 +373,34 @@ class Engine:
 
     def _system_attr(self, trial: optuna.Trial, key: str, value: Any) -> None:
         self.study._storage.set_trial_system_attr(trial._trial_id, key, value)
+
+
+def _trial_snapshot(trial: FrozenTrial) -> TrialSnapshot:
+    """What the trial's Optuna API in the worker reads: the trial as it starts."""
+    from optuna.distributions import distribution_to_json
+
+    return TrialSnapshot(
+        trial_id=trial._trial_id,
+        params=dict(trial.params),
+        distributions={k: distribution_to_json(d) for k, d in trial.distributions.items()},
+        user_attrs=dict(trial.user_attrs),
+        datetime_start=trial.datetime_start,
+    )
+
+
+def suggest(trial: optuna.Trial, name: str, distribution: Any) -> Any:
+    """A parameter's value from the study's sampler, through Optuna's public ``suggest_*``."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(distribution, FloatDistribution):
+        return trial.suggest_float(name, distribution.low, distribution.high,
+                                   step=distribution.step, log=distribution.log)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(name, distribution.low, distribution.high,
+                                 step=distribution.step, log=distribution.log)
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    raise TypeError(f"parameter {name!r}: no suggest_* draws a {type(distribution).__name__}")
 
 
 def log_finished(trial: FrozenTrial) -> None:

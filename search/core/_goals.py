@@ -1,8 +1,8 @@
 """What a study optimizes: one value or several named ones, their directions, the bounds some
 values must keep, and the rule that picks the one config the final evaluation opens the test for.
 
-A trial returns one number (one objective) or a mapping of named numbers. The names in
-``directions`` are optimized; any other name a trial returns is a *measure*, kept with the trial
+A trial returns one number (one objective), a mapping of named numbers, or Optuna's tuple of
+numbers (one an objective, in order). The names in ``directions`` are optimized; any other name a trial returns is a *measure*, kept with the trial
 and usable in a constraint (``model_bytes <= 1e6``) or in the pick rule. A trial that breaks a
 constraint is recorded, and kept off the Pareto front and out of the final evaluation.
 """
@@ -102,6 +102,16 @@ def parse_constraints(value: Any) -> tuple[Constraint, ...]:
     return tuple(found)
 
 
+class ShapeMismatch(ValueError):
+    """A trial returned a number of values that does not fit the study's objectives: every
+    trial would fail alike, so the search stops (see :class:`~search.core._engine.Engine`)."""
+
+
+def objective_names(count: int) -> list[str]:
+    """Optuna's names for unnamed objectives: ``objective_0``, ``objective_1``, ..."""
+    return [f"objective_{i}" for i in range(count)]
+
+
 @dataclass(frozen=True)
 class Goals:
     """The objectives (name -> direction, in order), the constraints and the pick rule."""
@@ -126,10 +136,16 @@ class Goals:
 
     def read(self, returned: Any) -> tuple[list[float], dict[str, float]] | str:
         """A trial's objective values in order and every named value it returned; or why they
-        cannot be used."""
+        cannot be used. Raise :class:`ShapeMismatch` when their number cannot fit the study."""
         if isinstance(returned, Mapping):
             named = {str(k): float(v) for k, v in returned.items()}
-        elif not self.multi and isinstance(returned, (int, float)):
+        elif isinstance(returned, Sequence) and not isinstance(returned, str):
+            if len(returned) != len(self.names):
+                raise ShapeMismatch(self._mismatch(f"{len(returned)} values"))
+            named = {name: float(v) for name, v in zip(self.names, returned, strict=True)}
+        elif isinstance(returned, (int, float)):
+            if self.multi:
+                raise ShapeMismatch(self._mismatch("one number"))
             named = {self.names[0]: float(returned)}
         else:
             return f"objective returned {type(returned).__name__}; return a mapping of {self.names}"
@@ -141,6 +157,18 @@ class Goals:
         if bad:
             return f"objective returned {named[bad[0]]} for {bad[0]!r}"
         return [named[name] for name in self.names], named
+
+    def _mismatch(self, returned: str) -> str:
+        return f"the objective returned {returned}, but {self.mismatch_fix()}"
+
+    def mismatch_fix(self) -> str:
+        """What the study has, and how to make a number of values fit it."""
+        if self.multi:
+            return (f"the study has {len(self.names)} objectives ({', '.join(self.names)}); "
+                    "return one number an objective, in that order, or a mapping of those names")
+        return (f"the study has one objective ({self.direction}); give a direction an "
+                "objective: Study(directions=['minimize', 'maximize']) or --directions "
+                "minimize maximize")
 
     def violations(self, named: Mapping[str, float]) -> dict[str, float]:
         """Each constraint's violation (<= 0: met), by its text."""

@@ -1,15 +1,17 @@
 """What a trial's end means, decided in one place for every backend.
 
-Outcomes are those of Keras Tuner: COMPLETE with a finite value; PRUNED when the objective
-stopped early on the pruner's word (it raised :class:`objectives.Pruned`); FAIL, for this trial
-only, when the objective raised or returned something that is not a finite number, with the
-reason in one line. A worker process that died is FAIL too, with its exit code or signal, but
+Outcomes are those of Keras Tuner: COMPLETE with a finite value (or several: a mapping of named
+values, or Optuna's tuple); PRUNED when the objective stopped early on the pruner's word (it
+raised :class:`objectives.Pruned`, or Optuna's ``TrialPruned``, as every Optuna script and
+integration callback does); FAIL, for this trial only, when the objective raised or returned
+something that is not a finite number, with the reason in one line. A worker process that died is FAIL too, with its exit code or signal, but
 the engine decides that (:mod:`search.core._engine`), since the trial could not say it.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ class Outcome:
     """A trial's end: its state, its value (COMPLETE) or why it failed (FAIL)."""
 
     state: str
-    value: float | dict[str, float] | None = None
+    value: float | dict[str, float] | tuple[float, ...] | None = None
     error: str | None = None
     detail: str | None = None  # the traceback of a failure, for search.log
 
@@ -41,20 +43,28 @@ def run_objective(
     metric: Metric | None,
 ) -> Outcome:
     """Evaluate ``config`` and say how the trial ended; only an objective's own failure is caught."""
-    from objectives import Pruned
-
     try:
         value = objective.evaluate(config, data, handle, metric)  # type: ignore[arg-type]
-    except Pruned:
-        return Outcome(PRUNED)
     except Exception as exc:  # noqa: BLE001 - a failing trial fails alone
-        return failure(exc)
+        return Outcome(PRUNED) if is_pruned(exc) else failure(exc)
     return outcome_of(value)
 
 
+def is_pruned(exc: BaseException) -> bool:
+    """Whether ``exc`` says the trial was pruned: :class:`objectives.Pruned`, or Optuna's
+    ``TrialPruned`` (and its subclasses), which only code that imported Optuna can raise."""
+    from objectives import Pruned
+
+    optuna = sys.modules.get("optuna")
+    return isinstance(exc, Pruned) or (
+        optuna is not None and isinstance(exc, optuna.exceptions.TrialPruned)
+    )
+
+
 def outcome_of(value: Any) -> Outcome:
-    """COMPLETE with ``value`` as a float (or a mapping of named floats), or FAIL saying why it
-    is not a usable score. Which names a study needs is the driver's to check."""
+    """COMPLETE with ``value`` as a float (a mapping of named floats, a tuple of floats), or
+    FAIL saying why it is not a usable score. Which values a study needs is the driver's to
+    check."""
     if isinstance(value, Mapping):
         named = {}
         for name, item in value.items():
@@ -63,12 +73,14 @@ def outcome_of(value: Any) -> Outcome:
                 return Outcome(FAIL, error=f"objective returned {number} for {str(name)!r}")
             named[str(name)] = number
         return Outcome(COMPLETE, value=named)
-    if isinstance(value, (tuple, list)):
-        return Outcome(
-            FAIL,
-            error=f"objective returned a {type(value).__name__}; return one number, or a "
-            "mapping of named values for several objectives",
-        )
+    if isinstance(value, (tuple, list)):  # Optuna's several objectives: the driver names them
+        numbers = []
+        for index, item in enumerate(value):
+            number = _number(item)
+            if isinstance(number, str):
+                return Outcome(FAIL, error=f"objective returned {number} at position {index}")
+            numbers.append(number)
+        return Outcome(COMPLETE, value=tuple(numbers))
     number = _number(value)
     if isinstance(number, str):
         return Outcome(FAIL, error=f"objective returned {number}")

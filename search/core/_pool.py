@@ -212,22 +212,32 @@ class WorkerPool:
                 raise EngineError("no trial worker is left")
         return self.idle[0]
 
+    def restart(self, setup: Setup) -> None:
+        """Stop every worker and start fresh ones with ``setup`` (another task), on the same
+        placement."""
+        self._stop_workers(wait_s=5.0)
+        self._workers, self._setup, self._failed_starts = [], setup, 0
+        self.start()
+
     def close(self, *, wait_s: float = 5.0) -> None:
         """Stop every worker: an idle one is asked to finish, a busy or starting one (after an
         interruption or an error) is killed; then the placement is released."""
         try:
-            stopping = []
-            for worker in self.idle:
-                try:
-                    worker.link.connection().send(Stop())
-                    stopping.append(worker)
-                except OSError:
-                    pass
-            deadline = time.monotonic() + wait_s
-            for worker in stopping:
-                worker.link.cause_of_death(max(0.0, deadline - time.monotonic()))
-            for worker in self._workers:
-                worker.link.stop(hard=True)
-                worker.state = "dead"
+            self._stop_workers(wait_s)
         finally:
             self.placement.close()
+
+    def _stop_workers(self, wait_s: float) -> None:
+        stopping = []
+        for worker in self.idle:
+            try:
+                worker.link.connection().send(Stop())
+                stopping.append(worker)
+            except OSError:
+                pass
+        deadline = time.monotonic() + wait_s
+        for worker in stopping:
+            worker.link.cause_of_death(max(0.0, deadline - time.monotonic()))
+        for worker in self._workers:
+            worker.link.stop(hard=True)
+            worker.state = "dead"

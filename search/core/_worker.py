@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from search.core._channel import (
-    ChannelTrialHandle,
     Done,
     Fit,
     FitScore,
@@ -52,6 +51,7 @@ def serve(conn: Any, lifeline: Any, setup: Setup | None = None) -> None:
         setup = conn.recv()
     try:
         task = pickle.loads(setup.task)
+        import search.core._worker_trial  # noqa: F401 - Optuna loads now, while the driver sets up
         if setup.log_dir is not None and setup.log_dir.is_dir():
             from search.core._logging import log_helper_to_file
 
@@ -88,8 +88,10 @@ def _loop(conn: Any, task: Any) -> None:
 
 
 def _run(conn: Any, task: Any, job: Run, subsets: dict[bytes, Any]) -> Done:
+    from search.core._worker_trial import WorkerTrial
+
     folder = task.trial_dir(job.number)
-    handle = ChannelTrialHandle(conn, job.number, task.seed, folder)
+    handle = WorkerTrial(conn, job.number, task.seed, folder, job.trial, job.study)
     data = _data(task, job.rows, subsets)
     outcome = run_objective(task.objective, job.config, data, handle, task.metric)
     files = file_digests(folder) if folder is not None else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -118,9 +119,8 @@ def test_a_mapping_of_named_numbers_becomes_floats(make_trial):
     ({1: 0.5}, "returned a mapping with the key 1 (int); name each value with a string"),
     ({}, "returned an empty mapping; return a mapping of named values, e.g. "
          "{'accuracy': ..., 'model_bytes': ...}"),
-    ((0.9, 2048), "returned a tuple; return a mapping of named values, e.g. "
-                  "{'accuracy': ..., 'model_bytes': ...}"),
-    ([0.9, 2048], "returned a list; return a mapping of named values, e.g. "),
+    ((0.9, "big"), "returned a tuple with str at position 1; return numbers, one an objective"),
+    ([], "returned a list with nothing; return numbers, one an objective"),
 ])
 def test_named_values_name_the_function_and_the_key(returned, message, make_trial):
     def my_objective(config):
@@ -132,6 +132,15 @@ def test_named_values_name_the_function_and_the_key(returned, message, make_tria
     assert shown.startswith("objective ") and "\n" not in shown
     assert "test_named_values_name_the_function_and_the_key.<locals>.my_objective " \
            + message in shown
+
+
+@pytest.mark.parametrize("returned", [(0.9, 2048), [0.9, np.int64(2048)]])
+def test_optunas_tuple_of_values_becomes_a_tuple_of_floats(returned, make_trial):
+    def two_values(config):
+        return returned
+
+    value, _ = _run(two_values, make_trial)
+    assert value == (0.9, 2048.0) and all(type(v) is float for v in value)  # type: ignore[union-attr]
 
 
 def test_signatures_that_cannot_be_called(make_trial):
@@ -241,3 +250,33 @@ def test_optunas_objective_of_the_trial_alone_gets_the_handle():
     handle = RecordingTrial(number=3)
     assert FunctionObjective(objective).evaluate({}, None, handle, None) == 3.5
     assert handle.attrs == {"seen": 3}
+
+
+_ZEROS = np.zeros(3)
+
+
+def _optuna_style(t, offset=0.0):
+    return t.number + offset
+
+
+class _CallableObjective:
+    def __init__(self, offset):
+        self.offset = offset
+
+    def __call__(self, t):
+        return t.number + self.offset
+
+
+@pytest.mark.parametrize("fn", [
+    _optuna_style,                                  # any name for the one parameter
+    functools.partial(_optuna_style, offset=0.0),   # Optuna's documented partial idiom
+    lambda t, X=_ZEROS: t.number + X.sum(),      # extra parameters with defaults
+    _CallableObjective(0.0),                        # a callable object (sklearn_additional_args)
+])
+def test_a_one_parameter_function_gets_the_trial_when_no_parameter_is_declared(fn):
+    from tests.objectives.conftest import RecordingTrial
+
+    handle = RecordingTrial(number=4)
+    assert FunctionObjective(fn).evaluate({}, None, handle, None) == 4.0  # no declared params
+    with pytest.raises(AttributeError, match="number"):  # declared params: it gets the config
+        FunctionObjective(fn).evaluate({"x": 1.0}, None, handle, None)

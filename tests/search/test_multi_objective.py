@@ -156,17 +156,33 @@ study = Study(name="bad", space=Space({{"x": Float(0, 1)}}),
     assert not (tmp_path / "out").exists()
 
 
-def test_a_tuple_fails_each_trial_with_a_reason_and_the_run_exits_1(write_study, tmp_path):
-    body = """
+TUPLE = """
 from search import Study
 from spaces import Float, Space
-study = Study(name="tuple", space=Space({"x": Float(0, 1)}),
-              objective=lambda config: (config["x"], 1 - config["x"]),
-              directions={"f1": "minimize", "f2": "minimize"}, trials=2, seed=0)
+study = Study(name="tuple", space=Space({{"x": Float(0, 1)}}),
+              objective=lambda config: {returned},
+              directions={{"f1": "minimize", "f2": "minimize"}}, trials=3, seed=0)
 """
-    result = run_cli(write_study(body), "--results", tmp_path, "--no-tracking", cwd=tmp_path)
-    assert result.returncode == 1 and "no trial completed (2 FAIL)" in result.stderr
-    assert "returned a tuple; return a mapping" in result.stderr
+
+
+def test_a_tuple_fills_the_named_objectives_in_order(write_study, tmp_path):
+    path = write_study(TUPLE.format(returned='(config["x"], 1 - config["x"])'))
+    result = run_cli(path, "--results", tmp_path, "--no-tracking", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(tmp_path / "tuple" / "trials.csv")
+    assert len(rows) == 3 and {r["state"] for r in rows} == {"COMPLETE"}
+    for row in rows:
+        x = float(row["params_x"])
+        assert float(row["value_f1"]) == x and float(row["value_f2"]) == pytest.approx(1 - x)
+
+
+def test_a_tuple_of_the_wrong_length_stops_at_the_first_trial(write_study, tmp_path):
+    path = write_study(TUPLE.format(returned='(config["x"], 1.0, 2.0)'))
+    result = run_cli(path, "--results", tmp_path, "--no-tracking", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert ("trial 0: the objective returned 3 values, but the study has 2 objectives "
+            "(f1, f2)") in result.stderr
+    assert [r["state"] for r in read_csv(tmp_path / "tuple" / "trials.csv")] == ["FAIL"]
 
 
 def test_several_objectives_on_ray_reach_mlflow_and_search_load(write_study, tmp_path):
