@@ -17,7 +17,9 @@ budget, the number of objectives and the number of workers:
 - with several workers, TPE's constant liar, so that running trials are not proposed again.
 
 The choice is made once, when a study starts, and recorded in ``study.json``; a resumed study
-builds the sampler it recorded (see :meth:`SamplerChoice.from_record`).
+builds the sampler it recorded (see :meth:`SamplerChoice.from_record`). A sampler the study
+gives as an Optuna object is recorded by its class and the arguments it was built with; a
+resumed study gets it again from its (unchanged) study file, and must get one of that class.
 """
 
 from __future__ import annotations
@@ -44,16 +46,18 @@ NSGA2_MIN_TRIALS = 1000
 class SamplerChoice:
     """The sampler a study asked for, the one it runs, that one's settings, and why."""
 
-    requested: str
-    chosen: str
+    requested: str  # "auto", a sampler's name, or "object" (an Optuna sampler object)
+    chosen: str  # a name, or an object's class as module.Class
     why: str
     settings: dict[str, bool] = field(default_factory=dict)
+    arguments: dict[str, Any] = field(default_factory=dict)  # an object's, as recorded
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "requested": self.requested,
             "chosen": self.chosen,
             "settings": dict(self.settings),
+            **({"arguments": dict(self.arguments)} if self.requested == "object" else {}),
             "why": self.why,
         }
 
@@ -69,6 +73,7 @@ class SamplerChoice:
             chosen=value["chosen"],
             why=str(value.get("why", "")),
             settings={k: bool(v) for k, v in settings.items()},
+            arguments=dict(value.get("arguments") or {}),
         )
 
     def for_workers(self, workers: int) -> SamplerChoice:
@@ -88,17 +93,27 @@ class SamplerChoice:
 
     @property
     def label(self) -> str:
-        """A short name for tables and tags: ``gp (auto)``, or the name given."""
+        """A short name for tables and tags: ``gp (auto)``, ``TPESampler``, or the name given."""
+        if self.requested == "object":
+            return self.chosen.rsplit(".", 1)[-1]
         return f"{self.chosen} (auto)" if self.requested == "auto" else self.chosen
 
 
-def given(name: str) -> SamplerChoice:
-    """An explicit sampler name: used as it is."""
-    return SamplerChoice(requested=name, chosen=name, why="named by the study or --sampler")
+def given(sampler: Any) -> SamplerChoice:
+    """An explicit sampler: a name, used as it is, or an Optuna sampler object."""
+    if isinstance(sampler, str):
+        return SamplerChoice(requested=sampler, chosen=sampler,
+                             why="named by the study or --sampler")
+    from search.core._strategies import describe_object
+
+    described = describe_object(sampler)
+    return SamplerChoice(requested="object", chosen=described["class"],
+                         why="the study's own sampler object", arguments=described["arguments"])
 
 
 def sampler_label(record_value: Any) -> str:
-    """The sampler a ``study.json`` names, for tables and tags (old records hold a name)."""
+    """The sampler a ``study.json`` names, for tables and tags (old records hold a name; an
+    object is named by its class)."""
     choice = SamplerChoice.from_record(record_value)
     return choice.label if choice is not None else str(record_value)
 
@@ -106,7 +121,7 @@ def sampler_label(record_value: Any) -> str:
 def choose_sampler(
     space: Space,
     *,
-    trials: int,
+    trials: int | None,
     objectives: int = 1,
     workers: int = 1,
     torch_available: bool | None = None,
@@ -124,23 +139,23 @@ def choose_sampler(
         why = "the objective defines its parameters as it runs, so the space may change"
         return _auto("tpe", why, {**tpe, "group": True}, workers)
     if objectives > 1:
-        if trials >= NSGA2_MIN_TRIALS:
-            why = f"{objectives} objectives and a large budget ({trials} trials >= "
+        if trials is None or trials >= NSGA2_MIN_TRIALS:
+            why = f"{objectives} objectives and a large budget ({_count(trials)} >= "
             return _auto("nsga2", f"{why}{NSGA2_MIN_TRIALS}): a genetic search scales", {})
-        why = f"{objectives} objectives and {trials} trials: multi-objective TPE"
+        why = f"{objectives} objectives and {_count(trials)}: multi-objective TPE"
         return _auto("tpe", why, {**tpe, **({"group": True} if conditional else {})}, workers)
     if conditional:
         why = "a conditional space: grouped TPE models each branch's parameters together"
         return _auto("tpe", why, {**tpe, "group": True}, workers)
     reasons = _not_gp(numeric, dims, trials, workers)
     if torch_available and reasons == [_budget(trials)]:
-        why = (f"{dims} numeric parameter{'s' if dims > 1 else ''}, {trials} trials, one worker:"
+        why = (f"{dims} numeric parameter{'s' if dims > 1 else ''}, {_count(trials)}, one worker:"
                f" a Gaussian process for the first {GP_FIRST_TRIALS} trials (it finds the "
                "region of the optimum in the fewest), then multivariate TPE (its cost per "
                "trial does not grow as GP's does)")
         return _auto("tpe", why, {**tpe, "gp_first": True}, workers)
     if not reasons:
-        suits = f"{dims} numeric parameter{'s' if dims > 1 else ''}, {trials} trials, one worker"
+        suits = f"{dims} numeric parameter{'s' if dims > 1 else ''}, {_count(trials)}, one worker"
         if torch_available:
             return _auto("gp", f"{suits}: a Gaussian process needs the fewest trials", {})
         why = (f"{suits} suit the GP sampler, but torch is not installed (pip install "
@@ -149,28 +164,49 @@ def choose_sampler(
     return _auto("tpe", f"{'; '.join(reasons)}: multivariate TPE", tpe, workers)
 
 
-def _not_gp(numeric: bool, dims: int, trials: int, workers: int) -> list[str]:
+def _not_gp(numeric: bool, dims: int, trials: int | None, workers: int) -> list[str]:
     """Why the GP sampler does not suit: one phrase a reason, none when it does."""
     reasons = []
     if not numeric:
         reasons.append("categorical parameters")
     if dims > GP_MAX_DIMS:
         reasons.append(f"{dims} dimensions (GP up to {GP_MAX_DIMS})")
-    if trials > GP_MAX_TRIALS:
+    if trials is None or trials > GP_MAX_TRIALS:
         reasons.append(_budget(trials))
     if workers > 1:
         reasons.append(f"{workers} workers (GP does not see running trials)")
     return reasons
 
 
-def _budget(trials: int) -> str:
-    return f"{trials} trials (GP up to {GP_MAX_TRIALS}; its cost grows per trial)"
+def _budget(trials: int | None) -> str:
+    return f"{_count(trials)} (GP up to {GP_MAX_TRIALS}; its cost grows per trial)"
+
+
+def _count(trials: int | None) -> str:
+    return "no trial limit" if trials is None else f"{trials} trials"
 
 
 def _auto(chosen: str, why: str, settings: dict[str, bool], workers: int = 1) -> SamplerChoice:
     if workers > 1 and settings.get("constant_liar"):
         why += f"; constant liar for {workers} workers"
     return SamplerChoice(requested="auto", chosen=chosen, why=why, settings=settings)
+
+
+def check_object(recorded: Any, sampler: Any) -> None:
+    """A resumed study whose first run used a sampler object gets one of the same class."""
+    kept = SamplerChoice.from_record(recorded)
+    if kept is None or kept.requested != "object":
+        return
+    if isinstance(sampler, str) and sampler != "auto":
+        return  # named by --sampler (or the file): that one, as asked
+    now = given(sampler)
+    if now.requested != "object":
+        raise UserError(f"study.json: sampler: this study ran with the sampler object "
+                        f"{kept.chosen}, which {sampler!r} cannot rebuild; name the sampler to "
+                        "go on with: --sampler NAME")
+    if now.chosen != kept.chosen:
+        raise UserError(f"study.json: sampler: this study ran with {kept.chosen}, and the study "
+                        f"file now builds {now.chosen}; resume with --sampler NAME to change it")
 
 
 def check_choice(choice: SamplerChoice) -> None:

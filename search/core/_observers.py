@@ -36,6 +36,10 @@ class RunObserver:
     def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
         """Called once before the first trial of this run."""
 
+    def budget_changed(self, total: int | None) -> None:
+        """Called when a script's next ``optimize`` sets a new total of trials (``None``: no
+        limit) after the search started."""
+
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn) -> None:
         """Called for each trial that reaches COMPLETE, PRUNED or FAIL."""
 
@@ -58,6 +62,10 @@ class Observers(RunObserver):
     def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
         for o in self.observers:
             o.search_started(context, trials)
+
+    def budget_changed(self, total: int | None) -> None:
+        for o in self.observers:
+            o.budget_changed(total)
 
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn) -> None:
         for o in self.observers:

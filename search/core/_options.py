@@ -58,11 +58,12 @@ def option(
     switch: Any = None,
     group: str | None = None,
     default: Any = None,
+    many: bool = False,
 ) -> Any:
     """A run option's field.
 
     ``switch`` is the value a flag without argument sets; options of one ``group`` exclude
-    each other.
+    each other; ``many`` takes one or more values (a list).
     """
     meta = {
         "flag": flag,
@@ -74,6 +75,7 @@ def option(
         "backends": backends,
         "switch": switch,
         "group": group,
+        "many": many,
     }
     return field(default=default, metadata=meta)
 
@@ -120,7 +122,12 @@ class RunOptions:
     )
     direction: str | None = option(
         "--direction", "for a study without a metric (a plain Optuna script): the direction",
-        choices=("maximize", "minimize"), study=True,
+        choices=("maximize", "minimize"), study=True, group="direction",
+    )
+    directions: list[str] | None = option(
+        "--directions", "several objectives, in the order the objective returns them "
+        "(Optuna's tuple): minimize or maximize each", choices=("maximize", "minimize"),
+        study=True, group="direction", many=True, metavar="DIRECTION",
     )
     pruner: str | None = option(
         "--pruner", "early stopping on folds or epochs (default auto: racing on folds, "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.core._auto import SamplerChoice, check_choice, choose_sampler, given
+from search.core._auto import SamplerChoice, check_choice, check_object, choose_sampler, given
 from search.core._channel import Setup
 from search.core._data import SplitData, load_and_split
 from search.core._errors import UserError
@@ -42,9 +42,13 @@ class Prepared:
     choice: SamplerChoice | None = None
 
     def make_sampler(self, seed: int) -> Any:
-        """The study's sampler (``auto``'s choice, or the one named), seeded with ``seed``."""
+        """The study's sampler (``auto``'s choice, or the one named), seeded with ``seed``; a
+        sampler object cannot be given a seed: it draws a fresh one (``reseed_rng``)."""
         from search.core._strategies import make_sampler
 
+        if not isinstance(self.study.sampler, str):
+            self.study.sampler.reseed_rng()
+            return self.study.sampler
         choice = self.choice or given(self.study.sampler)
         return make_sampler(
             choice.chosen, self.parts.space, seed, multi=self.parts.goals.multi,
@@ -118,8 +122,6 @@ def prepare(
         parts.objective.check(split.dev if split else None, parts.space, parts.metric)  # type: ignore[arg-type]
     except ObjectiveError as exc:
         raise UserError(f"objective: {exc}") from None
-    from search.core._strategies import make_pruner, make_sampler
-
     choice = _sampler_choice(study, parts, sampler)
     return Prepared(
         study=study,
@@ -127,13 +129,31 @@ def prepare(
         parts=parts,
         seed=effective,
         split=split,
-        sampler=make_sampler(choice.chosen, parts.space, effective, multi=parts.goals.multi,
-                             settings=choice.settings),
-        pruner=make_pruner("none" if parts.goals.multi else study.pruner, steps_of(parts)),
+        sampler=_sampler(study, parts, choice, effective),
+        pruner=_pruner(study, parts),
         prefer=_preference(study, parts.space),
         leaks=leaks,
         choice=choice,
     )
+
+
+def _sampler(study: Study, parts: Components, choice: SamplerChoice, seed: int) -> Any:
+    """The study's sampler object, or the one ``choice`` names, seeded with ``seed``."""
+    from search.core._strategies import make_sampler
+
+    if choice.requested == "object":
+        return study.sampler
+    return make_sampler(choice.chosen, parts.space, seed, multi=parts.goals.multi,
+                        settings=choice.settings)
+
+
+def _pruner(study: Study, parts: Components) -> Any:
+    """The study's pruner object, or the one it names (none for several objectives)."""
+    from search.core._strategies import make_pruner
+
+    if not isinstance(study.pruner, str):
+        return study.pruner
+    return make_pruner("none" if parts.goals.multi else study.pruner, steps_of(parts))
 
 
 def steps_of(parts: Components) -> str | None:
@@ -146,8 +166,10 @@ def steps_of(parts: Components) -> str | None:
 
 
 def _sampler_choice(study: Study, parts: Components, recorded: Any) -> SamplerChoice:
-    """The named sampler; or ``auto``'s choice: the recorded one on resume, else made now."""
-    if study.sampler != "auto":
+    """The named sampler or the study's object; or ``auto``'s choice: the recorded one on
+    resume, else made now."""
+    check_object(recorded, study.sampler)
+    if not isinstance(study.sampler, str) or study.sampler != "auto":
         return given(study.sampler)
     kept = SamplerChoice.from_record(recorded)
     if kept is not None and kept.requested == "auto":

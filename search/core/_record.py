@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from search.core._auto import given
 from search.core._errors import UserError
 from search.core._folder import STUDY_JSON, now, read_record, write_json
+from search.core._strategies import strategy_record
+from search.core._studyfile import STUDY_MODULE
 
 if TYPE_CHECKING:
     from search.core._prepare import Prepared
@@ -37,12 +40,12 @@ def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, 
         "constraints": [str(c) for c in parts.goals.constraints],
         "pick": str(parts.goals.pick) if parts.goals.pick else None,
         "space": parts.space.to_dict(),
-        "objective": parts.objective.describe(),
+        "objective": _in_study_file(parts.objective.describe()),
         "data": study.data.describe() if study.data else None,
         "seed": prep.seed,
         "seed_given": study.seed is not None,
         "sampler": (prep.choice or given(study.sampler)).to_dict(),
-        "pruner": study.pruner,
+        "pruner": strategy_record(study.pruner),
         "backend": backend,
         "workers": study.workers,
         "trials": study.trials,
@@ -82,7 +85,7 @@ def check_resume(stored: dict[str, Any], fresh: dict[str, Any], directory: Path)
     import json
 
     for key in RESUME_KEYS:
-        old, new = stored.get(key), fresh.get(key)
+        old, new = _in_study_file(stored.get(key)), fresh.get(key)
         if json.dumps(old, sort_keys=True, default=str) != json.dumps(
             new, sort_keys=True, default=str
         ):
@@ -91,6 +94,23 @@ def check_resume(stored: dict[str, Any], fresh: dict[str, Any], directory: Path)
                 f"stored one (stored {_short(old)}, now {_short(new)}); use another name or "
                 "--results folder for a different study"
             )
+
+
+#: the names of the module a study file runs as: ``__main__`` for a run, the module name
+#: ``final`` loads it under (no ``__main__`` block runs there)
+_FILE_MODULES = re.compile(rf"^(__main__|{STUDY_MODULE})\.")
+
+
+def _in_study_file(value: Any) -> Any:
+    """A description with the study file's own names written alike, however the file ran:
+    ``study_file.evaluate`` (so ``final`` and ``--resume`` compare what the first run wrote)."""
+    if isinstance(value, str):
+        return _FILE_MODULES.sub("study_file.", value)
+    if isinstance(value, dict):
+        return {k: _in_study_file(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_in_study_file(v) for v in value]
+    return value
 
 
 def _short(value: Any) -> str:
@@ -130,3 +150,9 @@ def check_study_file(stored: dict[str, Any], study_file: Path, directory: Path) 
             f"(sha256 {recorded[:12]}...); restore it, or run the changed study under another "
             "name (flags such as --trials override the file without editing it)"
         )
+
+
+def has_test_set(record: dict[str, Any]) -> bool:
+    """Whether the study ``record`` (``study.json``) describes has a test set: a study with no
+    data (a function of the config, a plain Optuna script) records no ``fingerprints``."""
+    return record.get("fingerprints") is not None

@@ -72,7 +72,32 @@ def resolve(study: Study, base_dir: Path) -> Components:
     pick = Pick.parse(study.pick) if study.pick is not None else None
     goals = Goals(directions, constraints, pick)
     _check_names(goals, metric)
+    _check_declared_return(objective, goals)
     return Components(space=space, objective=objective, metric=metric, goals=goals)
+
+
+def _check_declared_return(objective: Any, goals: Goals) -> None:
+    """A function whose return annotation says how many values it returns (``-> tuple[float,
+    float]``, ``-> float``) must fit the study's objectives: found now, not after training."""
+    import typing
+
+    fn = getattr(objective, "fn", None)
+    try:
+        declared = typing.get_type_hints(fn).get("return") if callable(fn) else None
+    except Exception:  # noqa: BLE001 - an annotation that cannot be read says nothing
+        return
+    if declared is None:
+        return
+    args = typing.get_args(declared)
+    if typing.get_origin(declared) is tuple and args and Ellipsis not in args:
+        count = len(args)
+    elif declared in (float, int):
+        count = 1
+    else:
+        return
+    if count != len(goals.names):
+        raise UserError(f"objective: {getattr(fn, '__qualname__', fn)} is declared to return "
+                        f"{count} value{'s' if count > 1 else ''}, but {goals.mismatch_fix()}")
 
 
 def _resolve_space(value: Any, base_dir: Path, spaces: Any) -> Space:
@@ -124,7 +149,7 @@ def _directions(study: Study, metric: Any, constraints: tuple[Constraint, ...]) 
     if metric is not None:
         metrics = metric if isinstance(metric, tuple) else (metric,)
         found = {m.name: m.direction for m in metrics if m.name in optimized}
-        for name, direction in (study.directions or {}).items():
+        for name, direction in study.named_directions().items():
             if found.get(name) != direction:
                 raise UserError(
                     f"study: directions[{name!r}] is {direction!r}, but the metrics set "
@@ -137,7 +162,7 @@ def _directions(study: Study, metric: Any, constraints: tuple[Constraint, ...]) 
             )
         return found
     if study.directions is not None:
-        return dict(study.directions)
+        return study.named_directions()
     return {"value": str(study.direction)}
 
 

@@ -190,6 +190,69 @@ def make_pruner(name: str, steps: str | None = None) -> optuna.pruners.BasePrune
     raise UserError(f"unknown pruner {name!r}")
 
 
+def describe_object(obj: Any) -> dict[str, Any]:
+    """An Optuna sampler or pruner object as ``study.json`` records it: its class and the
+    arguments it was built with, as far as the object shows them (Optuna's classes keep each
+    constructor argument as an attribute of the same name, with or without a leading
+    underscore); what is not plain JSON is recorded by its type's name."""
+    import inspect
+
+    cls = type(obj)
+    arguments: dict[str, Any] = {}
+    try:
+        parameters = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        parameters = {}  # type: ignore[assignment]
+    held = getattr(obj, "__dict__", {})
+    for name in parameters:
+        for attribute in (name, f"_{name}"):
+            if name != "self" and attribute in held:
+                arguments[name] = _plain(held[attribute])
+                break
+    return {"class": public_path(cls), "arguments": arguments}
+
+
+def public_path(cls: type) -> str:
+    """``module.Class`` by the shortest module that exports the class (``optuna.samplers.
+    TPESampler``, not its private module)."""
+    import importlib
+
+    parts = cls.__module__.split(".")
+    for end in range(1, len(parts) + 1):
+        module = ".".join(parts[:end])
+        try:
+            found = getattr(importlib.import_module(module), cls.__qualname__, None)
+        except ImportError:
+            continue
+        if found is cls:
+            return f"{module}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` if it is plain JSON, else a short text naming it."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple) and all(
+        v is None or isinstance(v, bool | int | float | str) for v in value
+    ):
+        return list(value)
+    name = getattr(value, "__qualname__", None) or type(value).__qualname__
+    return f"<{name}>"
+
+
+def strategy_record(strategy: Any) -> Any:
+    """A pruner (or sampler) for ``study.json``: its name, or an object's description."""
+    return strategy if isinstance(strategy, str) else describe_object(strategy)
+
+
+def strategy_label(recorded: Any) -> str:
+    """A pruner (or sampler) as ``study.json`` records it, for tables and tags."""
+    if isinstance(recorded, dict) and "class" in recorded:
+        return str(recorded["class"]).rsplit(".", 1)[-1]
+    return str(recorded)
+
+
 def require(module: str, what: str, extra: str | None = None) -> None:
     import importlib.util
 

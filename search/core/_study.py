@@ -23,10 +23,15 @@ class Study:
     the user's own function. ``metric`` names the validation metric and so the direction; a
     study without data may give ``direction`` instead. Run options (``trials``, ``timeout``,
     ``sampler``, ``pruner``, ``backend``, ``workers``, per-trial resources, ``seed``) are
-    defaults that command-line flags override.
+    defaults that command-line flags override. ``sampler`` and ``pruner`` are names, or Optuna
+    sampler and pruner objects (``optuna.samplers.TPESampler(n_startup_trials=3)``,
+    OptunaHub's samplers). ``trials=None`` sets no limit on trials (a ``timeout`` or
+    ``study.stop()`` ends the search).
 
     Several objectives: ``directions`` maps each name an objective function returns to
-    ``"maximize"`` or ``"minimize"`` (a ready-made objective takes ``metric=[...]`` instead);
+    ``"maximize"`` or ``"minimize"``, or lists the directions in the order of the values the
+    objective returns (Optuna's tuple; the values are named ``objective_0``, ``objective_1``,
+    ...); a ready-made objective takes ``metric=[...]`` instead;
     ``constraints`` maps a returned name to ``("<=", bound)`` or ``(">=", bound)``; ``pick`` says
     which config the final evaluation opens the test for: ``"NAME"`` (the best on NAME among
     the Pareto front) or ``"NAME where A <= x, B >= y"``. ``warm_start`` is a results folder or
@@ -45,14 +50,14 @@ class Study:
     objective: Any = None
     metric: Any = None
     direction: str | None = None
-    directions: dict[str, str] | None = None
+    directions: dict[str, str] | list[str] | tuple[str, ...] | None = None
     constraints: dict[str, Any] | None = None
     pick: str | None = None
     data: Data | None = None
-    trials: int = 50
+    trials: int | None = 50
     timeout: float | None = None
-    sampler: str = "auto"
-    pruner: str = "auto"
+    sampler: Any = "auto"
+    pruner: Any = "auto"
     backend: str = "local"
     workers: int = 1
     cpus_per_trial: float = 1.0
@@ -77,7 +82,8 @@ class Study:
         self._check_integrity()
 
     def _check_run_options(self) -> None:
-        _check_int("trials", self.trials, low=1)
+        if self.trials is not None:
+            _check_int("trials", self.trials, low=1)
         _check_int("workers", self.workers, low=1)
         if self.seed is not None:
             _check_int("seed", self.seed, low=0)
@@ -85,8 +91,8 @@ class Study:
             _check_number("timeout", self.timeout, positive=True)
         _check_number("cpus_per_trial", self.cpus_per_trial, positive=True)
         _check_number("gpus_per_trial", self.gpus_per_trial, positive=False)
-        _check_choice("sampler", self.sampler, SAMPLERS)
-        _check_choice("pruner", self.pruner, PRUNERS)
+        _check_strategy("sampler", self.sampler, SAMPLERS)
+        _check_strategy("pruner", self.pruner, PRUNERS)
         _check_choice("backend", self.backend, BACKENDS)
 
     def _check_goals(self) -> None:
@@ -95,13 +101,13 @@ class Study:
         if self.direction is not None:
             _check_choice("direction", self.direction, DIRECTIONS)
         if self.directions is not None:
-            if not isinstance(self.directions, dict) or not self.directions:
+            if not isinstance(self.directions, dict | list | tuple) or not self.directions:
                 raise UserError(
                     "study: directions must be a mapping name -> 'maximize'|'minimize', e.g. "
-                    f"{{'accuracy': 'maximize', 'model_bytes': 'minimize'}}, but got "
-                    f"{self.directions!r}"
+                    f"{{'accuracy': 'maximize', 'model_bytes': 'minimize'}}, or a list such as "
+                    f"['minimize', 'maximize'], but got {self.directions!r}"
                 )
-            for name, direction in self.directions.items():
+            for name, direction in self.named_directions().items():
                 _check_choice(f"directions[{name!r}]", direction, DIRECTIONS)
             if self.direction is not None:
                 raise UserError("study: give direction (one objective) or directions, not both")
@@ -131,10 +137,24 @@ class Study:
         if self.nested is not None:
             _check_int("nested", self.nested, low=2)
 
+    def named_directions(self) -> dict[str, str]:
+        """``directions`` as a mapping: a list's directions named ``objective_0``, ..."""
+        from search.core._goals import objective_names
+
+        if isinstance(self.directions, dict):
+            return dict(self.directions)
+        listed = list(self.directions or ())
+        return dict(zip(objective_names(len(listed)), listed, strict=True))
+
     def with_overrides(self, **overrides: Any) -> Study:
-        """A copy with the given run options replaced (``None`` values are ignored)."""
+        """A copy with the given run options replaced (``None`` values are ignored). A
+        direction replaces the study's directions, and directions its direction."""
         known = {f.name for f in fields(self)}
         changes = {k: v for k, v in overrides.items() if v is not None and k in known}
+        if "direction" in changes:
+            changes.setdefault("directions", None)
+        elif "directions" in changes:
+            changes["direction"] = None
         return replace(self, **changes)
 
 
@@ -148,6 +168,20 @@ def _check_number(name: str, value: Any, *, positive: bool) -> None:
     if not ok or (value <= 0 if positive else value < 0):
         bound = "> 0" if positive else ">= 0"
         raise UserError(f"study: {name} must be a number {bound}, but got {value!r}")
+
+
+def _check_strategy(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """A sampler or pruner: one of the names, or an object of Optuna's base class for it."""
+    if isinstance(value, str):
+        _check_choice(name, value, choices)
+        return
+    import optuna
+
+    base, shown = ((optuna.samplers.BaseSampler, "optuna.samplers.BaseSampler")
+                   if name == "sampler" else (optuna.pruners.BasePruner, "optuna.pruners.BasePruner"))
+    if not isinstance(value, base):
+        raise UserError(f"study: {name} must be one of {', '.join(choices)}, or an {shown} "
+                        f"object (OptunaHub's included), but got {type(value).__name__}")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

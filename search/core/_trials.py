@@ -26,6 +26,18 @@ WORKER = "search:worker"
 #: system attribute of a trial taken from another study's history (``warm_start``)
 WARM = "search:warm_start"
 
+#: user attributes the framework itself keeps with a trial; every other one is the user's own
+#: (``trial.set_user_attr``), shown as ``user_attrs_<key>`` as Optuna names them
+OWN_USER_ATTRS = frozenset({
+    "fold_scores", "fold_values", "train_score", "best_epochs", "epochs_trained", "error",
+    "values", "worker_deaths", "enqueued", "warm_start",
+})
+
+
+def user_attrs(trial: FrozenTrial) -> dict[str, Any]:
+    """The attributes the user's code set on ``trial`` (not the framework's own)."""
+    return {k: v for k, v in trial.user_attrs.items() if k not in OWN_USER_ATTRS}
+
 
 def counts_toward_budget(trial: FrozenTrial) -> bool:
     """Every trial counts except those a run abandoned (their slots run again) and those a

@@ -38,7 +38,7 @@ class LiveProgress(RunObserver):
         self._running = 1
         self._recounted = 0.0
         self.workers = 1
-        self.total = 0
+        self.total: int | None = 0
         self.done = 0
 
     def search_started(self, context: RunContext, trials: Sequence[FrozenTrial]) -> None:
@@ -55,8 +55,8 @@ class LiveProgress(RunObserver):
             if t.state.name in self.counts:
                 self.counts[t.state.name] += 1
         self.workers, self.total, self.done = study.workers, study.trials, context.trials_done
-        self._running = min(self.workers, max(self.total - self.done, 0))
-        if context.trials_done >= study.trials:
+        self._running = min(self.workers, self._remaining())
+        if study.trials is not None and context.trials_done >= study.trials:
             self.console.print(
                 f"search: the study already has {context.trials_done} of {study.trials} trials"
             )
@@ -99,7 +99,7 @@ class LiveProgress(RunObserver):
         elif state == "FAIL":
             error = escape(str(trial.user_attrs.get("error") or "failed"))
             self.console.print(f"trial {trial.number:>4} [red]FAIL[/] {error}")
-        remaining = max(self.total - self.done, 0)
+        remaining = self._remaining()
         now = time.monotonic()
         if self.workers == 1 or trials is None:
             self._running = min(self.workers, remaining)
@@ -109,6 +109,15 @@ class LiveProgress(RunObserver):
         self._progress.update(
             self._task, advance=1, status=self._status(), best=self._best_text()
         )
+
+    def budget_changed(self, total: int | None) -> None:
+        self.total = total
+        if self._progress is not None:
+            self._progress.update(self._task, total=total)
+
+    def _remaining(self) -> int:
+        """Trials still to start (a study without a limit: as many as there are workers)."""
+        return self.workers if self.total is None else max(self.total - self.done, 0)
 
     def search_ended(self, trials: Sequence[FrozenTrial], status: str) -> None:
         if self._progress is None:

@@ -18,7 +18,7 @@ class ProgressPrinter(RunObserver):
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
-        self.total = 0
+        self.total: int | None = 0
         self.direction = "minimize"
         self.multi = False
         self.done = 0
@@ -32,8 +32,11 @@ class ProgressPrinter(RunObserver):
         best = None if self.multi else best_trial(trials, self.direction)
         if best is not None and best.value is not None:
             self.best = (best.value, best.number)
-        if self.done >= self.total:
+        if self.total is not None and self.done >= self.total:
             self.stream.write(f"search: the study already has {self.done} of {self.total} trials\n")
+
+    def budget_changed(self, total: int | None) -> None:
+        self.total = total
 
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn | None = None) -> None:
         self.done += 1
@@ -53,7 +56,7 @@ class ProgressPrinter(RunObserver):
         tail = f"  {error}" if trial.state.name == "FAIL" and error else ""
         self.stream.write(
             f"trial {trial.number:>4} {trial.state.name:<8} {shown:>10}{best}  {seconds:>7}"
-            f"  [{self.done}/{self.total}]{tail}\n"
+            f"  [{self.done}{'' if self.total is None else f'/{self.total}'}]{tail}\n"
         )
         self.stream.flush()
 

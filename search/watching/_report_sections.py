@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from search.core._auto import sampler_label
+from search.core._strategies import strategy_label
 from search.core._trials import best_trial
 from search.watching._report_html import (
     fmt,
@@ -49,7 +50,7 @@ def summary(study: ReportStudy) -> str:
         ("objectives" if study.multi else "metric", goal),
         ("trials", f"{shown} (budget {r.get('trials')})"),
         ("best", best_line),
-        ("sampler / pruner", f"{sampler_label(r.get('sampler'))} / {r.get('pruner')}"),
+        ("sampler / pruner", f"{sampler_label(r.get('sampler'))} / {strategy_label(r.get('pruner'))}"),
         ("backend / workers", f"{r.get('backend')} / {r.get('workers')}"),
         ("seed", str(r.get("seed"))),
         ("data", _data_line(r)),

@@ -19,7 +19,7 @@ from search.core._folder import BEST_JSON, TRIALS_CSV, write_json
 from search.core._goals import Goals
 from search.core._observers import RunObserver, TrialsFn
 from search.core._pareto import chosen, named_values, pareto_front
-from search.core._trials import best_trial, duration, own, spread, trial_config
+from search.core._trials import best_trial, duration, own, spread, trial_config, user_attrs
 from search.integrity._ties import ALPHA as TIE_ALPHA
 from search.integrity._ties import METHOD as TIE_METHOD
 from search.integrity._ties import (
@@ -203,7 +203,9 @@ def write_trials_csv(
     """One row a trial: number, state, value (one column an objective), duration, parameters
     (declared ones first, then those the objective suggested itself), fold or step scores, the
     training score and the overfitting gap (positive: training beats validation), the error;
-    ``feasible`` with constraints, ``warm_start`` for trials taken from another study."""
+    ``feasible`` with constraints, ``warm_start`` for trials taken from another study; then
+    one ``user_attrs_<key>`` column an attribute the user's code set (values that are not
+    text or numbers as JSON)."""
     shown = list(trials)
     n_folds = max((len(fold_scores(t)) for t in shown), default=0)
     n_steps = 0 if n_folds else max((len(t.intermediate_values) for t in shown), default=0)
@@ -215,7 +217,8 @@ def write_trials_csv(
     )
     header = ["number", "state", *values, "duration_s", *(f"params_{p}" for p in params)]
     header += [f"fold_{i}" for i in range(n_folds)] + [f"step_{i}" for i in range(n_steps)]
-    header += ["train_score", "overfit_gap", "error", *extra]
+    attrs = sorted({k for t in shown for k in user_attrs(t)})
+    header += ["train_score", "overfit_gap", "error", *extra, *(f"user_attrs_{k}" for k in attrs)]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -226,6 +229,7 @@ def write_trials_csv(
                 row.append(_cell(_feasible(t)))
             if "warm_start" in extra:
                 row.append(t.user_attrs.get("warm_start", ""))
+            row += [_attr_cell(t.user_attrs.get(k)) for k in attrs]
             writer.writerow(row)
     os.replace(tmp, path)
 
@@ -252,3 +256,12 @@ def _feasible(trial: FrozenTrial) -> bool | None:
 
 def _cell(value: Any) -> Any:
     return "" if value is None else value
+
+
+def _attr_cell(value: Any) -> Any:
+    """A user attribute in a cell: text and numbers as they are, anything else as JSON."""
+    import json
+
+    if value is None or isinstance(value, str | int | float | bool):
+        return _cell(value)
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -15,6 +15,8 @@ from typing import Any
 from search.core._auto import sampler_label
 from search.core._errors import UserError
 from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_record
+from search.core._record import has_test_set
+from search.core._strategies import strategy_label
 
 TOP = 10
 
@@ -38,7 +40,7 @@ def show(directory: Path) -> int:
         if best is not None:
             _print_best(console, best)
     _print_outcomes(console, record)
-    _print_final(console, final)
+    _print_final(console, final, has_test_set(record))
     return 0
 
 
@@ -49,7 +51,7 @@ def _heading(record: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
     return (
         f"[bold]{record['name']}[/]  metric {record['metric'] or '-'} ({record['direction']}), "
-        f"sampler {sampler_label(record['sampler'])}, pruner {record['pruner']}, seed {record['seed']}: {counts}"
+        f"sampler {sampler_label(record['sampler'])}, pruner {strategy_label(record['pruner'])}, seed {record['seed']}: {counts}"
     )
 
 
@@ -152,9 +154,10 @@ def _print_outcomes(console: Any, record: dict[str, Any]) -> None:
         )
 
 
-def _print_final(console: Any, final: dict[str, Any] | None) -> None:
+def _print_final(console: Any, final: dict[str, Any] | None, has_test: bool) -> None:
     if final is None:
-        console.print("final: the test set is still sealed")
+        console.print("final: the test set is still sealed" if has_test else
+                      "final: no test set (the study has no data)")
         return
     if final.get("status") != "evaluated":
         console.print(

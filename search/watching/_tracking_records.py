@@ -9,11 +9,14 @@ runs again after a crash; values are cut to MLflow's limits.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.core._auto import sampler_label
+from search.core._strategies import strategy_label
+from search.core._trials import user_attrs
 from search.integrity._ties import fold_scores
 from search.watching._tracking_client import ms
 
@@ -44,6 +47,7 @@ def trial_record(trial: FrozenTrial, names: Sequence[str] = ("value",)) -> dict[
         "folds": fold_scores(trial),
         "train_score": trial.user_attrs.get("train_score"),
         "error": trial.user_attrs.get("error"),
+        "user_attrs": user_attrs(trial),
         "start": ms(trial.datetime_start),
         "end": ms(trial.datetime_complete),
     }
@@ -79,7 +83,7 @@ def study_tags(record: dict[str, Any], directory: Path) -> dict[str, str]:
         "search.study": record["name"],
         "search.folder": str(directory.resolve()),
         "sampler": sampler_label(record.get("sampler")),
-        "pruner": record.get("pruner"),
+        "pruner": strategy_label(record.get("pruner")),
         "backend": record.get("backend"),
         "workers": record.get("workers"),
         "trials": record.get("trials"),
@@ -118,6 +122,20 @@ def epoch_metrics(folder: Path, end: int) -> list[Any]:
                     metrics.append(Metric(prefix + name.format(metric), float(value), end,
                                           int(record.get("epoch", 0))))
     return metrics
+
+
+_TAG_ODD = re.compile(r"[^\w./ -]")  # what MLflow refuses in a tag's key
+
+
+def user_attr_tags(attrs: dict[str, Any]) -> dict[str, str]:
+    """The user's own trial attributes as MLflow tags ``user_attrs.<key>`` (text as it is,
+    anything else as JSON), cut to MLflow's limit; a key MLflow cannot hold has its odd
+    characters replaced by ``_``."""
+    tags = {}
+    for key, value in attrs.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        tags["user_attrs." + _TAG_ODD.sub("_", str(key))] = text[:MAX_TAG]
+    return tags
 
 
 def param_values(params: dict[str, Any]) -> dict[str, str]:

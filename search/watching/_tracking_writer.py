@@ -42,6 +42,7 @@ from search.watching._tracking_records import (
     TRIAL,
     epoch_metrics,
     param_values,
+    user_attr_tags,
 )
 
 log = logging.getLogger(__name__)
@@ -245,6 +246,7 @@ class RunWriter:
         tags = {PARENT: self.parent_id, KIND: "trial", TRIAL: str(number), "state": record["state"]}
         if record["error"]:
             tags["error"] = str(record["error"])[:MAX_TAG]
+        tags.update(user_attr_tags(record.get("user_attrs") or {}))
         metrics = _trial_metrics(record, end)
         metrics += epoch_metrics(trial_dir(Path(self.config["directory"]), number), end)
         return {
