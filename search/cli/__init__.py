@@ -12,6 +12,7 @@ from dataclasses import fields
 from search.cli._parse import (
     EXIT_USAGE,
     dashboard_parser,
+    file_and_sweep,
     folder_parser,
     run_parser,
     space_parser,
@@ -71,9 +72,19 @@ def _dispatch(args: list[str]) -> int:
         from search.cli._space_command import print_space
 
         return print_space(ns.space, ns.to)
-    ns = run_parser().parse_args(args)
+    own, script_args = _split_script_args(args)
+    ns = run_parser().parse_args(own)
     from search.cli._run import run
     from search.core._options import RunOptions
 
     options = RunOptions(**{f.name: getattr(ns, f.name) for f in fields(RunOptions)})
-    return run(ns.study, options, args)
+    file, sweep = file_and_sweep(ns.study, ns.file)
+    return run(file, options, args, script_args, sweep=sweep)
+
+
+def _split_script_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """The framework's arguments, and the script's own after ``--`` (its ``sys.argv[1:]``)."""
+    if "--" not in args:
+        return args, []
+    at = args.index("--")
+    return args[:at], args[at + 1:]

@@ -14,6 +14,10 @@ DESCRIPTION = """\
 Honest hyperparameter search.
 
   python -m search STUDY.py [options]    search, then the single final evaluation of the best model
+  python -m search SCRIPT.py [options] [-- SCRIPT ARGS]
+                                         an Optuna script, run as __main__, its trials on the engine
+  python -m search SWEEP.yaml [FILE.py]  a W&B sweep (space, metric, method, early_terminate) for
+                                         FILE's objective (default: the sweep's program)
   python -m search final RESULTS/NAME    the final evaluation alone (after a run with --no-final)
   python -m search show RESULTS/NAME     leaderboard and best trial in the terminal
   python -m search report RESULTS/NAME   (re)write RESULTS/NAME/report.html
@@ -58,7 +62,11 @@ def run_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("study", type=Path, help="the study file (a Python file defining `study`)")
+    p.add_argument("study", type=Path, help="the study file (a Python file defining `study`), "
+                   "or an Optuna script (run as __main__; its own arguments after --), or a W&B "
+                   "sweep file (YAML) followed by the file")
+    p.add_argument("file", type=Path, nargs="?", help="after a W&B sweep file: the study file "
+                   "or script whose objective the sweep tunes (default: the sweep's program)")
     groups: dict[str, Any] = {}
     for f in fields(RunOptions):
         meta = f.metadata
@@ -77,8 +85,34 @@ def run_parser() -> argparse.ArgumentParser:
             kwargs["choices"] = meta["choices"]
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
+        if meta["many"]:
+            kwargs["nargs"] = "+"
         target.add_argument(meta["flag"], **kwargs)
     return p
+
+
+def file_and_sweep(first: Path, second: Path | None) -> tuple[Path, Path | None]:
+    """The file to run, and the W&B sweep file before it (if any): ``SWEEP.yaml FILE.py``, or
+    ``SWEEP.yaml`` alone, whose ``program:`` names the file."""
+    if first.suffix.lower() not in (".yaml", ".yml", ".json"):
+        if second is not None:
+            from search.core._errors import UserError
+
+            raise UserError(f"{second}: a second file comes after a W&B sweep file only "
+                            f"(python -m search SWEEP.yaml FILE.py), but {first} is not one")
+        return first, None
+    if second is not None:
+        return second, first
+    from search.core._sweep import read_sweep_file
+
+    program = read_sweep_file(first).program
+    if program is None:
+        from search.core._errors import UserError
+
+        raise UserError(f"{first}: the sweep names no program; give the file to run: "
+                        f"python -m search {first} FILE.py")
+    return first.parent / program, first
+
 
 
 def folder_parser(command: str, help_text: str) -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ and the lines the terminal prints."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from search.core._options import RunOptions
 from search.core._prepare import Prepared
 from search.core._store import open_store, read_store
 from search.core._strategies import sampler_seed
-from search.core._trials import ABANDONED
+from search.core._trials import ABANDONED, counts_toward_budget
 
 if TYPE_CHECKING:
     import optuna
@@ -42,10 +43,12 @@ def stored_record(directory: Path, *, resume: bool) -> dict[str, Any] | None:
 
 
 def open_study(
-    prep: Prepared, directory: Path, *, resume: bool, warm: WarmStart | None = None
+    prep: Prepared, directory: Path, *, resume: bool, warm: WarmStart | None = None,
+    attach: Callable[[Any, Prepared, bool], optuna.Study] | None = None,
 ) -> optuna.Study:
     """Create the study in the store (with a warm start's trials), or load it and abandon the
-    trials a crash left RUNNING."""
+    trials a crash left RUNNING. ``attach``: a script's own study object, which becomes the
+    study on this store (and brings the trials the script enqueued)."""
     import optuna
 
     study = prep.study
@@ -67,8 +70,10 @@ def open_study(
         defaults = prep.parts.space.default_params()
         if defaults:
             opt.enqueue_trial(defaults, user_attrs={"enqueued": "default config"})
-        return opt
+        return opt if attach is None else attach(storage, prep, False)
     opt = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler, pruner=pruner)
+    if attach is not None:
+        opt = attach(storage, prep, True)
     prior = sum(t.state.name != "WAITING" for t in opt.get_trials(deepcopy=False))
     if prior:  # a fresh seed for the rest of the study: the first run's draws are used up
         seed = sampler_seed(prep.seed, prior=prior)
@@ -87,17 +92,24 @@ def say_sampler(prep: Prepared) -> None:
         print(choice.line())
 
 
-def small_budget(opt: optuna.Study, trials: int) -> None:
-    """Say so when the budget ends before the sampler models anything: a random search."""
+def small_budget(opt: optuna.Study, trials: int | None) -> None:
+    """Say so when the study ends before the sampler models anything: a random search. The
+    trials the store already holds (a warm start's, a resumed run's) count: the sampler
+    models them too."""
     from search.core._strategies import random_start
 
     start = random_start(opt.sampler)
-    if start is None:
+    if start is None or trials is None:
         return
     name, count = start
-    if trials <= count:
+    held = opt.get_trials(deepcopy=False)
+    history = sum(t.state.is_finished() for t in held)
+    to_run = trials - sum(t.state.is_finished() and counts_toward_budget(t) for t in held)
+    if history + max(to_run, 0) <= count:
+        shown = f"{trials} trials" if not history else \
+            f"the {history} trials the study holds and {max(to_run, 0)} more"
         print(
-            f"search: {trials} trials do not exceed {name}'s {count} random start-up trials, so "
+            f"search: {shown} do not exceed {name}'s {count} random start-up trials, so "
             f"this search samples at random (give --trials above {count}, or --sampler random "
             "to say so)"
         )

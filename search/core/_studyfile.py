@@ -19,8 +19,9 @@ _OURS = ("search", "spaces", "objectives")
 
 
 def load_study_file(path: str | Path, **overrides: Any) -> Study:
-    """Run the Python file at ``path`` and return its module-level ``study``, with the run
-    options in ``overrides`` (``None`` values keep the file's).
+    """Run the Python file at ``path`` as a module (its ``__main__`` block does not run) and
+    return its module-level ``study``, with the run options in ``overrides`` (``None`` values
+    keep the file's).
 
     A plain Optuna script (a module-level ``objective(trial)`` and no ``study``) becomes a study
     named after the file, with no data: ``--direction`` then says which way is better. Any
@@ -28,46 +29,68 @@ def load_study_file(path: str | Path, **overrides: Any) -> Study:
     file and line, so the command line exits 2 with one line instead of a traceback.
     """
     file = Path(path)
+    code = compile_file(file)
+    module = types.ModuleType(STUDY_MODULE)
+    module.__file__ = str(file.resolve())
+    sys.modules[STUDY_MODULE] = module
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - running the user's own study file is the point
+    except Exception as exc:  # noqa: BLE001 - any failure of the file is the user's input
+        raise user_error(file, exc) from None
+    return study_from(module.__dict__, file, overrides)
+
+
+def compile_file(file: Path) -> Any:
+    """The code of the study file or script at ``file``; a :class:`UserError` if it is missing
+    or is not Python."""
     if not file.is_file():
         raise UserError(f"{file}: study file not found")
     if file.suffix != ".py":
         raise UserError(f"{file}: a study file is a Python file ending in .py")
     source = file.read_text(encoding="utf-8")
     try:
-        code = compile(source, str(file), "exec")
+        return compile(source, str(file), "exec")
     except SyntaxError as exc:
         raise UserError(f"{file}:{exc.lineno}: {exc.msg}") from None
-    module = types.ModuleType(STUDY_MODULE)
-    module.__file__ = str(file.resolve())
-    sys.modules[STUDY_MODULE] = module
-    try:
-        exec(code, module.__dict__)  # noqa: S102 - running the user's own study file is the point
-    except (UserError, ValueError) as exc:
-        own = isinstance(exc, UserError) or type(exc).__module__.split(".")[0] in _OURS
-        prefix = "" if own else f"{type(exc).__name__}: "
-        raise UserError(f"{file}:{_line_in(file, exc)}: {prefix}{_first_line(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - any failure of the file is the user's input
-        raise UserError(
-            f"{file}:{_line_in(file, exc)}: {type(exc).__name__}: {_first_line(exc)}"
-        ) from None
-    study = module.__dict__.get("study")
+
+
+def user_error(file: Path, exc: BaseException) -> UserError:
+    """The one line that says where in ``file`` its code failed, and how."""
+    own = isinstance(exc, UserError) or type(exc).__module__.split(".")[0] in _OURS
+    prefix = "" if own and isinstance(exc, UserError | ValueError) else f"{type(exc).__name__}: "
+    return UserError(f"{file}:{_line_in(file, exc)}: {prefix}{_first_line(exc)}")
+
+
+def study_from(namespace: dict[str, Any], file: Path, overrides: dict[str, Any],
+               sweep: Any = None) -> Study:
+    """The study a file defined once it ran: its ``study``, or a plain Optuna script's; a W&B
+    ``sweep`` (:class:`spaces.WandbSweep`) sets what the study leaves to it; flags win."""
+    study = namespace.get("study")
     if study is None:
-        return _script_study(file, module.__dict__.get("objective"), overrides)
-    if not isinstance(study, Study):
+        study = _script_study(file, namespace.get("objective"), overrides, sweep)
+    elif not isinstance(study, Study):
         raise UserError(
             f"{file}: `study` must be a search.Study, but it is a {type(study).__name__}"
         )
+    if sweep is not None:
+        from search.core._sweep import with_sweep
+
+        study = with_sweep(study, sweep, file)
     return study.with_overrides(**overrides)
 
 
-def _script_study(file: Path, objective: Any, overrides: dict[str, Any]) -> Study:
-    """The study of a plain Optuna script: its ``objective(trial)``, named after the file."""
+def _script_study(file: Path, objective: Any, overrides: dict[str, Any], sweep: Any) -> Study:
+    """The study of a plain Optuna script: its ``objective(trial)``, named after the file (or
+    an objective of the config, with a sweep's space)."""
     if not callable(objective):
         raise UserError(
             f"{file}: defines no `study` (and no `objective(trial)` function); add "
             "`study = search.Study(...)`"
         )
-    if overrides.get("direction") is None:
+    goals: dict[str, Any] = {"direction": "maximize"}  # until --direction says which
+    if sweep is not None and sweep.metric is not None:
+        goals = {"directions": {sweep.metric: sweep.goal or "minimize"}}
+    elif overrides.get("direction") is None and overrides.get("directions") is None:
         raise UserError(
             f"{file}: defines objective(trial) and no study; give --direction maximize or "
             "--direction minimize"
@@ -75,13 +98,12 @@ def _script_study(file: Path, objective: Any, overrides: dict[str, Any]) -> Stud
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", file.stem).lstrip("_.-") or "study"
     from objectives import FunctionObjective
 
-    study = Study(name=name, objective=FunctionObjective(objective), direction="maximize")
     print(
-        f"search: {file.name} defines objective(trial) and no study: it loads its own data, so "
-        "there is no sealed test and no final evaluation",
+        f"search: {file.name} defines {'objective' if sweep else 'objective(trial)'} and no "
+        "study: it loads its own data, so there is no sealed test and no final evaluation",
         flush=True,
     )
-    return study.with_overrides(**overrides)
+    return Study(name=name, objective=FunctionObjective(objective), **goals)
 
 
 def _first_line(exc: BaseException) -> str:

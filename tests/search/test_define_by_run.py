@@ -32,10 +32,12 @@ def test_a_plain_optuna_script_runs_unchanged(tmp_path, backend):
     result = run_cli(script, "--direction", "maximize", "--trials", "6", "--seed", "0",
                      "--results", tmp_path / "out", "--no-tracking", *extra, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert (
-        "search: sklearn_simple.py defines objective(trial) and no study: it loads its own "
-        "data, so there is no sealed test and no final evaluation"
+    assert (  # its __main__ ran: create_study and optimize were the framework's
+        "search: sklearn_simple.py runs study 'sklearn_simple' in "
     ) in result.stdout
+    assert "the script loads its own data: no sealed test, no final evaluation" in result.stdout
+    assert "6 trials (--trials)" in result.stdout and "maximize (--direction)" in result.stdout
+    assert "FrozenTrial(number=" in result.stdout  # what __main__ prints after optimize
     folder = tmp_path / "out" / "sklearn_simple"  # the study takes the file's name
     trials = stored_trials(folder)
     assert len(trials) == 6 and {t.state.name for t in trials} == {"COMPLETE"}
@@ -51,8 +53,9 @@ def test_a_plain_optuna_script_runs_unchanged(tmp_path, backend):
 
 
 def test_a_script_without_a_direction_is_one_line(tmp_path):
-    script = tmp_path / "sklearn_simple.py"
-    shutil.copyfile(SKLEARN_SIMPLE, script)
+    script = tmp_path / "sklearn_simple.py"  # its objective(trial) alone: no __main__ block
+    source = SKLEARN_SIMPLE.read_text()
+    script.write_text(source[:source.index('if __name__ == "__main__":')])
     result = run_cli(script, "--results", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "give --direction maximize or --direction minimize" in result.stderr
