@@ -9,7 +9,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from search.core._errors import UserError
+from search.core._errors import RunError, UserError
 from search.core._study import Study
 
 #: the module name a study file runs under (so its functions pickle by reference in workers)
@@ -57,7 +57,8 @@ def compile_file(file: Path) -> Any:
 def user_error(file: Path, exc: BaseException) -> UserError:
     """The one line that says where in ``file`` its code failed, and how."""
     own = isinstance(exc, UserError) or type(exc).__module__.split(".")[0] in _OURS
-    prefix = "" if own and isinstance(exc, UserError | ValueError) else f"{type(exc).__name__}: "
+    worded = own and isinstance(exc, UserError | RunError | ValueError)
+    prefix = "" if worded else f"{type(exc).__name__}: "
     return UserError(f"{file}:{_line_in(file, exc)}: {prefix}{_first_line(exc)}")
 
 
