@@ -2,7 +2,8 @@
 
 ``python -m search FILE [FLAGS] [-- SCRIPT ARGS]`` executes FILE as ``python FILE SCRIPT ARGS``
 would: ``__name__ == "__main__"``, ``sys.argv`` is the file and the script's own arguments,
-the file's folder leads ``sys.path``, and ``sys.modules["__main__"]`` is the file's module
+the file's folder leads ``sys.path`` (for the whole run, so that the modules beside it import
+in local workers too), and ``sys.modules["__main__"]`` is the file's module
 (so what the script pickles itself, by reference to ``__main__``, works). While it runs,
 Optuna's ``create_study`` and ``load_study`` are answered by the framework
 (:mod:`search.scripts._optuna`). Whenever the framework works for the script (inside
@@ -85,17 +86,18 @@ class ScriptRun:
     def _as_main(self) -> Iterator[None]:
         """The script's world: its ``__main__``, ``sys.argv``, ``sys.path``, and Optuna's study
         functions answered."""
-        saved = sys.modules["__main__"], sys.argv, list(sys.path)
+        saved = sys.modules["__main__"], sys.argv
         sys.argv = [str(self.file), *self.argv]
-        sys.path.insert(0, str(self.file.resolve().parent))
+        folder = str(self.file.resolve().parent)
+        if folder not in sys.path:  # stays for the run: local workers import from it too
+            sys.path.insert(0, folder)
         self._outside = {"__main__": saved[0]}
         self._install()
         try:
             yield
         finally:
             self._uninstall()
-            sys.modules["__main__"], sys.argv = saved[0], saved[1]
-            sys.path[:] = saved[2]
+            sys.modules["__main__"], sys.argv = saved
 
     @contextlib.contextmanager
     def framework(self) -> Iterator[None]:

@@ -637,3 +637,25 @@ def test_the_users_trial_attributes_reach_mlflow_and_search_load(tmp_path):
         assert double == pytest.approx(2 * float(loaded.loc[number, "params_x"]))
         assert loaded.loc[number, "user_attrs_double"] == pytest.approx(double)
     assert by_number[1]["user_attrs.why"] == "a hunch"
+
+
+def test_a_script_imports_the_modules_beside_it_from_any_folder(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    write(project, "helpers.py", "def shifted(x):\n    return (x - 1.0) ** 2\n")
+    script = write(project, "uses_helpers.py", """
+        import optuna
+        from helpers import shifted
+
+        def objective(trial):
+            return shifted(trial.suggest_float("x", -3, 3))
+
+        if __name__ == "__main__":
+            optuna.create_study().optimize(objective, n_trials=3)
+    """)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli(script, "--no-tracking", "--results", tmp_path / "out", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    trials = stored_trials(tmp_path / "out" / "uses_helpers")
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3  # the workers import helpers too
