@@ -10,13 +10,18 @@ whether to prune; the value of a parameter, for objectives that suggest their ow
 study) and waits for the :class:`Answer`. The driver alone asks the pruner and the sampler and
 writes the store.
 
-Every message is plain data: the driver unpickles what workers send, so nothing here carries
-code of the user's.
+Every message is plain data. What a worker sends is decoded by :func:`receive`, which admits
+the worker's message types and plain values (numbers, text, bytes, lists, tuples, dicts) and
+nothing else: a pickle that names any other class or function (a ``__reduce__`` of a trial's
+making) is refused before anything of it runs, so a trial cannot run code in the driver, which
+holds the sealed test part.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import io
+import pickle
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -76,11 +81,23 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Fit:
-    """Fit the final model of ``config`` on the development data (or its ``rows``)."""
+    """Fit the final model of ``config`` on the development data (or its ``rows``); with
+    ``save_to`` (a worker on the driver's machine), save it there too, as :class:`Save` does."""
 
     config: dict[str, Any]
     trial_dir: Path | None = None
     rows: Any = None
+    save_to: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Save:
+    """Save the final ``model`` (pickled by the worker that fitted it) into ``folder``, with
+    the objective's own ``save_model``: the user's code runs in a worker, not in the driver,
+    until the test is opened."""
+
+    model: bytes
+    folder: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +185,68 @@ class Fitted:
     error: str | None = None
     detail: str | None = None
     seconds: float = 0.0
+    files: tuple[str, ...] = ()  # a saved model's files, as the objective listed them
+    cannot_write: bool = False  # ``error`` is a full disk's, quota's or read-only mount's
+
+
+# --- decoding what a worker sends -----------------------------------------------------------------
+
+#: what a worker may send, and nothing else
+WORKER_MESSAGES: tuple[type, ...] = (Ready, Report, Attr, Ask, Done, Fitted)
+_ADMITTED = {(cls.__module__, cls.__qualname__): cls for cls in WORKER_MESSAGES}
+_PLAIN = (str, int, float, bool, bytes, type(None))
+
+
+class NotPlainData(Exception):
+    """A worker sent something other than one of its messages made of plain values."""
+
+
+class _ChannelUnpickler(pickle.Unpickler):
+    """Finds the worker messages' classes and no other global: nothing to call, so nothing
+    of the sender's runs."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = _ADMITTED.get((module, name))
+        if found is None:
+            raise NotPlainData(f"a pickle of {module}.{name}")
+        return found
+
+
+def decode(data: bytes, admitted: tuple[type, ...] = WORKER_MESSAGES) -> Any:
+    """A message from a worker's bytes, or :class:`NotPlainData` saying what it held."""
+    try:
+        message = _ChannelUnpickler(io.BytesIO(data)).load()
+    except NotPlainData:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any malformed pickle is refused alike
+        raise NotPlainData(f"bytes that are not a message ({type(exc).__name__})") from None
+    if not isinstance(message, admitted):
+        raise NotPlainData(f"a {type(message).__name__}, not one of its messages")
+    values = [message]
+    if is_dataclass(message):
+        values = [getattr(message, f.name) for f in fields(message)]
+    for value in values:
+        _check_plain(value, depth=0)
+    return message
+
+
+def _check_plain(value: Any, depth: int) -> None:
+    if depth > 32:
+        raise NotPlainData("values nested too deep")
+    if isinstance(value, _PLAIN):
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_plain(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_plain(key, depth + 1)
+            _check_plain(item, depth + 1)
+        return
+    raise NotPlainData(f"a {type(value).__name__} inside a message")
+
+
+def receive(conn: Any, admitted: tuple[type, ...] = WORKER_MESSAGES) -> Any:
+    """The next message a worker sent on ``conn``, decoded by :func:`decode`."""
+    return decode(conn.recv_bytes(), admitted)

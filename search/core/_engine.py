@@ -35,6 +35,7 @@ from search.core._channel import (
     TrialSnapshot,
 )
 from search.core._goals import Goals, ShapeMismatch
+from search.core._keyed import sign_trial_files
 from search.core._observers import TrialsFn
 from search.core._outcome import COMPLETE, FAIL, PRUNED, failure
 from search.core._pool import Died, Worker, WorkerPool
@@ -217,7 +218,7 @@ class Engine:
 
     def _handle(self, worker: Worker, message: Any) -> None:
         if isinstance(message, Died):
-            self._died(worker, message.cause)
+            self._died(worker, message.cause, retry=message.retry)
             return
         running = self._running.get(worker)
         if running is None:
@@ -266,13 +267,14 @@ class Engine:
             trial.set_user_attr(attr.key, attr.value)
 
     def _done(self, running: _Running, done: Done) -> None:
-        if done.files:
-            self._system_attr(running.trial, FILES, done.files)
+        if done.files:  # keyed here, in the driver: the results folder cannot forge them
+            number = running.trial.number
+            self._system_attr(running.trial, FILES, sign_trial_files(number, done.files))
         if done.detail:
             log.error("trial %d failed:\n%s", running.trial.number, done.detail)
         self._tell(running, done.state, value=done.value, error=done.error)
 
-    def _died(self, worker: Worker, cause: str) -> None:
+    def _died(self, worker: Worker, cause: str, *, retry: bool = True) -> None:
         running = self._running.pop(worker, None)
         if not self._closed or self._running or self._again or running is not None:
             self.pool.replace(worker)
@@ -281,13 +283,14 @@ class Engine:
         number = running.trial.number
         where = f"{worker.host}:{worker.pid}"
         running.deaths.append(f"attempt {running.attempt} on {where}: {cause}")
-        log.warning("trial %d: its worker died (%s)", number, cause)
-        if running.attempt <= self.retries:
+        log.warning("trial %d: %s (%s)", number, "its worker died" if retry else "refused", cause)
+        if retry and running.attempt <= self.retries:
             running.attempt += 1
             self._again.append(running)
             return
         tries = f" ({running.attempt} attempts)" if running.attempt > 1 else ""
-        self._tell(running, FAIL, error=f"its worker died: {cause}{tries}")
+        said = "its worker died" if retry else "refused"
+        self._tell(running, FAIL, error=f"{said}: {cause}{tries}")
 
     # --- telling the store ----------------------------------------------------------------------
 

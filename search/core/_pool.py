@@ -15,7 +15,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from search.core._channel import Answer, Done, Fitted, Ready, Setup, Stop
+from search.core._channel import Answer, Done, Fitted, NotPlainData, Ready, Setup, Stop, receive
 from search.core._errors import RunError
 
 #: workers that die before they are ready, in a row, before the run gives up
@@ -66,9 +66,11 @@ class Placement(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Died:
-    """A worker died: why, in one line."""
+    """A worker died, or was stopped for what it sent: why, in one line; ``retry``: whether
+    its trial may run again (not after it sent what no worker sends)."""
 
     cause: str
+    retry: bool = True
 
 
 @dataclass(eq=False)
@@ -81,6 +83,7 @@ class Worker:
     pid: int | None = None
     host: str | None = None
     launched: float = field(default_factory=time.monotonic)
+    refused: str | None = None  # what it sent that is not a message: it is stopped for it
 
 
 class WorkerPool:
@@ -145,7 +148,7 @@ class WorkerPool:
                     self._drain(worker, events)
                     dying.append(worker)
         for worker in dying:
-            events.append((worker, Died(self._bury(worker))))
+            events.append((worker, Died(self._bury(worker), retry=worker.refused is None)))
         return events
 
     def _drain(self, worker: Worker, events: list[tuple[Worker, Any]]) -> bool:
@@ -155,7 +158,7 @@ class WorkerPool:
             return True
         try:
             while conn.poll():
-                message = conn.recv()
+                message = receive(conn)
                 if isinstance(message, Ready):
                     self._ready(worker, message)
                     continue
@@ -163,6 +166,10 @@ class WorkerPool:
                     worker.state = "idle"
                 events.append((worker, message))
         except (EOFError, OSError):
+            return False
+        except NotPlainData as exc:
+            worker.refused = (f"it sent {exc}, which no worker sends: it was stopped and nothing "
+                              "of it ran here")
             return False
         return True
 
@@ -173,7 +180,7 @@ class WorkerPool:
         self._failed_starts = 0
 
     def _bury(self, worker: Worker) -> str:
-        cause = worker.link.cause_of_death(2.0) or "its channel closed"
+        cause = worker.refused or worker.link.cause_of_death(2.0) or "its channel closed"
         was_starting = worker.state == "starting"
         worker.state = "dead"
         worker.link.stop(hard=True)
@@ -200,6 +207,8 @@ class WorkerPool:
                 if isinstance(result, Died):
                     self.replace(worker)
                     cause = result.cause
+                    if not result.retry:
+                        return Fitted(error=f"refused: {cause}")
                     break
         return Fitted(error=f"its worker died: {cause}")
 

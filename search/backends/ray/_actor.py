@@ -21,7 +21,21 @@ class TrialActor:
         conn.send(("channel", token))
         lifeline = Client(address, authkey=authkey)
         lifeline.send(("lifeline", token))
-        serve(conn, lifeline, setup)
+        code = None
+        try:
+            serve(conn, lifeline, setup)
+        except BaseException as exc:  # noqa: BLE001 - see _exit_code
+            code = _exit_code(exc)
+        if code is not None:  # raised here, outside the handler: no trial object as its context
+            raise SystemExit(code)
+
+
+def _exit_code(exc: BaseException) -> int:
+    """The exit code the actor leaves with instead of ``exc``: Ray would pickle a trial's own
+    exception into the driver, which unpickles it to say why the actor died; a plain exit
+    code carries no object of the trial's (``sys.exit(3)`` stays exit code 3)."""
+    code = exc.code if isinstance(exc, SystemExit) else 1
+    return code if type(code) is int else 1
 
 
 def _see_only_assigned_gpus() -> None:
