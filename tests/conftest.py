@@ -70,3 +70,12 @@ def stored_trials(folder: Path) -> list[Any]:
 
     storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
     return optuna.load_study(study_name=folder.name, storage=storage).get_trials(deepcopy=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_results_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The suite signs the results it writes with a key of its own (``search.core._keyed``),
+    never the key in the developer's ``~/.config``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        yield

@@ -13,6 +13,7 @@ from search.cli._parse import (
     EXIT_USAGE,
     dashboard_parser,
     file_and_sweep,
+    final_parser,
     folder_parser,
     run_parser,
     space_parser,
@@ -30,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - map the user's errors to exit 2, one line
-        from search.core._errors import RunError, UserError
+        from search.core._errors import RunError, UserError, cannot_write
 
+        if isinstance(exc, OSError):  # a full disk met where no write point named the file
+            exc = cannot_write(exc, exc.filename or "") or exc
         if isinstance(exc, UserError):
             sys.stderr.write(f"error: {exc}\n")
             return EXIT_USAGE
@@ -44,12 +47,10 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: list[str]) -> int:
     command = args[0] if args else None
     if command == "final":
-        ns = folder_parser(
-            "final", "The final evaluation alone: open the test set once."
-        ).parse_args(args[1:])
+        ns = final_parser().parse_args(args[1:])
         from search.cli._run import run_final
 
-        return run_final(ns.folder)
+        return run_final(ns.folder, ns.study_file)
     if command == "show":
         ns = folder_parser("show", "Leaderboard and best trial of a study.").parse_args(args[1:])
         from search.watching._show import show

@@ -18,7 +18,8 @@ Honest hyperparameter search.
                                          an Optuna script, run as __main__, its trials on the engine
   python -m search SWEEP.yaml [FILE.py]  a W&B sweep (space, metric, method, early_terminate) for
                                          FILE's objective (default: the sweep's program)
-  python -m search final RESULTS/NAME    the final evaluation alone (after a run with --no-final)
+  python -m search final RESULTS/NAME [STUDY.py]
+                                         the final evaluation alone (after a run with --no-final)
   python -m search show RESULTS/NAME     leaderboard and best trial in the terminal
   python -m search report RESULTS/NAME   (re)write RESULTS/NAME/report.html
   python -m search dashboard [RESULTS]   serve a live dashboard over the studies under RESULTS
@@ -118,6 +119,16 @@ def file_and_sweep(first: Path, second: Path | None) -> tuple[Path, Path | None]
 def folder_parser(command: str, help_text: str) -> argparse.ArgumentParser:
     p = Parser(prog=f"python -m search {command}", description=help_text)
     p.add_argument("folder", type=Path, metavar="RESULTS/NAME", help="a study's results folder")
+    return p
+
+
+def final_parser() -> argparse.ArgumentParser:
+    p = folder_parser("final", "The final evaluation alone: open the test set once.")
+    p.add_argument(
+        "study_file", type=Path, nargs="?", metavar="STUDY_FILE",
+        help="the study file to run (default: the one study.json names, while its digest under "
+        "your key verifies: a results folder alone never makes final run code)",
+    )
     return p
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from search.core._auto import given
 from search.core._errors import UserError
 from search.core._folder import STUDY_JSON, now, read_record, write_json
+from search.core._keyed import keyed, matches, sha256_of, study_file_context
 from search.core._strategies import strategy_record
 from search.core._studyfile import STUDY_MODULE
 
@@ -24,6 +25,8 @@ RESUME_KEYS = (
     "metric", "direction", "directions", "constraints", "space", "objective", "data", "seed",
     "fingerprints",
 )
+#: the fields that say which study file the study runs (a resume records the file it ran)
+STUDY_FILE_KEYS = ("study_file", "study_file_sha256", "study_file_key")
 _PACKAGES = ("search", "optuna", "scikit-learn", "numpy", "pandas", "imbalanced-learn")
 
 
@@ -34,6 +37,7 @@ def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, 
         "name": study.name,
         "study_file": str(prep.study_file.resolve()) if prep.study_file else None,
         "study_file_sha256": file_sha256(prep.study_file) if prep.study_file else None,
+        "study_file_key": study_file_key(prep.study_file) if prep.study_file else None,
         "metric": _metric_names(parts.metric),
         "direction": parts.direction,
         **({"directions": dict(parts.goals.directions)} if parts.goals.multi else {}),
@@ -133,23 +137,46 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_study_file(stored: dict[str, Any], study_file: Path, directory: Path) -> None:
+def study_file_key(path: Path) -> str:
+    """``study.json``'s ``study_file_key``: the study file's digest under this user's key, bound
+    to its resolved path (see :mod:`search.core._keyed`)."""
+    return keyed(study_file_context(path), sha256_of(path))
+
+
+def check_study_file(
+    stored: dict[str, Any], study_file: Path, directory: Path, *, named: bool = True
+) -> None:
     """Refuse a study file that is not the one the study was run with.
 
     A results folder is data: ``final`` and ``--resume`` must not run other code than the
-    user ran, even if ``study.json`` names another file or the file was changed since.
+    user ran, even if ``study.json`` names another file or the file was changed since. A file
+    the user ``named`` on the command line runs because they named it, unless it changed since
+    (its sha256 differs from the record); a file named only by ``study.json`` runs only while
+    its keyed digest verifies, which the folder alone cannot forge.
     """
-    recorded = stored.get("study_file_sha256")
-    if recorded is None:
-        return  # recorded by a version that kept no digest
+    verified = study_file.is_file() and matches(
+        study_file_context(study_file), sha256_of(study_file), stored.get("study_file_key"))
+    if verified:
+        return
+    record = directory / STUDY_JSON
+    go_on = "" if named else (
+        f"; name the study file to run: python -m search final {directory} STUDY_FILE")
+    if not named and not stored.get("study_file_key"):
+        raise UserError(f"{record}: records no keyed digest of its study file ({study_file}): "
+                        "a results folder cannot vouch for the code it names, so final will "
+                        f"not run it{go_on}")
     if not study_file.is_file():
-        raise UserError(f"{study_file}: the study file of {directory} is gone")
-    if file_sha256(study_file) != recorded:
+        raise UserError(f"{study_file}: the study file of {directory} is gone{go_on}")
+    recorded = stored.get("study_file_sha256")
+    if recorded is not None and sha256_of(study_file) != recorded:
         raise UserError(
-            f"{study_file}: the study file changed since {directory / STUDY_JSON} recorded it "
-            f"(sha256 {recorded[:12]}...); restore it, or run the changed study under another "
-            "name (flags such as --trials override the file without editing it)"
+            f"{study_file}: the study file changed since {record} recorded it "
+            f"(sha256 {str(recorded)[:12]}...); restore it, or run the changed study under "
+            "another name (flags such as --trials override the file without editing it)"
         )
+    if not named:
+        raise UserError(f"{study_file}: {record}'s keyed digest of it does not verify (written "
+                        f"by another user or key, or edited), so final will not run it{go_on}")
 
 
 def has_test_set(record: dict[str, Any]) -> bool:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 #: system attribute of a trial its run left unfinished
 ABANDONED = "search:abandoned"
-#: system attribute holding the sha256 of each file a trial kept, by path in its folder
+#: system attribute holding the keyed digest (:mod:`search.core._keyed`) of each file a trial
+#: kept, by path in its folder
 FILES = "search:files"
 #: system attribute naming the worker that ran the trial (``host:pid``)
 WORKER = "search:worker"

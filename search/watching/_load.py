@@ -26,6 +26,7 @@ from search.core._folder import (
     TRIALS_CSV,
     read_json,
     read_record,
+    unscored_final,
 )
 from search.core._record import has_test_set
 
@@ -146,10 +147,12 @@ class StudyResults:
         """
         import optuna
 
+        from search.core._journal_check import check_journal
         from search.core._store import read_store
 
         path = self._directory / STORE_FILE
         name = self.record["name"]
+        check_journal(self._directory, self.record)  # truncated or edited: a UserError naming it
         if not path.is_file():
             raise UserError(f"{path}: missing; the study has no store yet (no trial has started)")
         try:
@@ -162,9 +165,12 @@ class StudyResults:
         with its own library (:func:`objectives.load_model`: scikit-learn's ``model.joblib``,
         or a network's folder behind its preprocessing), ready to ``predict``.
 
-        Loading unpickles files of the study folder: load only folders you trust. Before the
+        Loading unpickles files of the study folder, so every file of the model folder must
+        first verify against the digests ``final.json`` records under your key
+        (``$XDG_CONFIG_HOME/search/results.key``): a file changed, added or missing, or digests
+        written by another user or key, is a :class:`UserError` and nothing is loaded. Before the
         final evaluation, when it recorded no result, or for a study with no data, it is a
-        :class:`UserError`.
+        :class:`UserError` too.
         """
         folder = self._directory / MODEL_DIR
         final = self.final
@@ -178,11 +184,17 @@ class StudyResults:
                 f"{self._directory}: no final model yet: the test set is still sealed; "
                 f"`python -m search final {self._directory}` fits and evaluates it"
             )
-        if final.get("status") != "evaluated" or not folder.is_dir():
+        unscored = unscored_final(final, self._directory)
+        if unscored is not None:
+            raise UserError(f"{self._directory / FINAL_JSON}: the test set was {unscored}")
+        if not folder.is_dir():
             raise UserError(
                 f"{self._directory / FINAL_JSON}: the test set was opened at "
                 f"{final.get('opened_at')} but the final evaluation recorded no model"
             )
+        from search.core._final_model import verify_model_digests
+
+        verify_model_digests(self._directory, final.get("model_digests"))  # before unpickling
         return _load_model(folder)
 
     def __repr__(self) -> str:
@@ -211,6 +223,8 @@ def _summary(results: StudyResults) -> str:
         test = "test sealed" if has_test_set(record) else "no test set"
     elif final.get("status") == "evaluated" and isinstance(final.get("test_value"), int | float):
         test = f"test opened: {final.get('metric')} {final['test_value']:.6g}"
+    elif final.get("model_digests"):
+        test = "test opened, not scored (python -m search final scores the saved model)"
     else:
         test = "test opened, no result recorded"
     return f"{record['name']!r} at {results.directory}: {counts}; {top}; {test}"

@@ -27,7 +27,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from search.core._folder import INPUT_EXAMPLE, MODEL_DIR
+from search.core._final_model import verify_model_digests
+from search.core._folder import FINAL_JSON, INPUT_EXAMPLE, MODEL_DIR, read_record
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def log_final_model(uri: str, experiment_id: str, run_id: str, directory: Path) 
     info = _read_info(folder)
     if info is None and not (folder / "model.joblib").is_file():
         return None
+    final = read_record(directory / FINAL_JSON)
+    verify_model_digests(directory, final.get("model_digests"))  # before unpickling
     example = read_input_example(folder)
     loaded = load_model(folder)
     signature = None if example is None else infer_signature(example, loaded.predict(example))

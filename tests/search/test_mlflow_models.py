@@ -81,6 +81,11 @@ def test_a_scikit_learn_model_is_logged_in_the_sklearn_flavor(tmp_path):
     model = objective.fit_final({}, DevData(X, y, "classification", classes=(False, True)), 0)
     objective.save_model(model, tmp_path / "model")
     X.head(5).to_json(tmp_path / "model" / "input_example.json", orient="split", index=False)
+    from search.core._final_model import model_digests
+    from search.core._folder import write_json
+
+    # the final evaluation records the model's keyed digests at the opening; logging checks them
+    write_json(tmp_path / "final.json", {"opened_at": "now", "model_digests": model_digests(tmp_path)})
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
