@@ -32,7 +32,9 @@ def log_to_file(directory: Path) -> Path:
 def log_helper_to_file(directory: Path) -> Path:
     """A process's logging and warnings go to ``search.log`` (once), never the terminal."""
     path = directory / LOG_FILE
-    handler = logging.FileHandler(path, encoding="utf-8")
+    from search.core._log_file import LogFile
+
+    handler = LogFile(path, encoding="utf-8")  # a full disk drops lines, not tracebacks
     handler.setFormatter(logging.Formatter(_FORMAT))
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_search_log", False)]:

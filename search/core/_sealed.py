@@ -2,20 +2,21 @@
 
 A :class:`Sealed` holds the test rows and refuses every way out of the driver process: it
 cannot be pickled, copied or iterated. The only way in is :meth:`Sealed._open`, which the final
-evaluation calls; it first records the opening in ``final.json`` (created exclusively, so a
-second opening of the same study fails even across processes and crashes).
+evaluation calls; it first records the opening in ``final.json`` (a whole file linked to its
+name exclusively, so a second opening of the same study fails even across processes and
+crashes). :meth:`Sealed._reopen` hands the rows out again only to score the model that an
+opening recorded (saved before it) but that was never scored.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from search.core._errors import TestSetAlreadyOpened
+from search.core._folder import write_json
 from search.integrity._digests import row_digests, value_digests
 from search.integrity._neighbours import Sketch
 
@@ -96,24 +97,39 @@ class Sealed:
     __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse  # type: ignore[assignment]
 
     def _open(self, ledger: Path, record: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
-        """Record the opening in ``ledger`` (created exclusively), then hand out the test rows.
+        """Record the opening in ``ledger``, whole and exclusively, then hand out the test rows.
 
-        ``record`` is written first with ``status: opened``; the final evaluation rewrites the
-        file with its results. If the file already exists the test set was opened before, and
-        :class:`TestSetAlreadyOpened` is raised without touching it.
+        ``record`` is written with ``status: opened`` into a temporary file that is then linked
+        to the ledger's name: the link fails when the file exists (the test set was opened
+        before, even by another process), so :class:`TestSetAlreadyOpened` is raised without
+        touching it; a kill or a full disk leaves no ledger or a whole one, never a part (and a
+        ledger that cannot be written keeps the test set sealed). The final evaluation then
+        rewrites the file with its results.
         """
         entry = {
             "status": "opened",
             "opened_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "test_fingerprint": self.fingerprint.to_dict(),
+            "test_rows": len(self),
             **record,
         }
         try:
-            fd = os.open(ledger, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            write_json(ledger, entry, exclusive=True)
         except FileExistsError:
             raise TestSetAlreadyOpened.at(ledger) from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(entry, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
+        return self._X, self._y
+
+    def _reopen(self, ledger: Path, opened: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
+        """The test rows again, to score the model an opening recorded but never scored.
+
+        ``opened`` is the ledger as read (``status: opened``, this test part's fingerprint);
+        the caller has checked that the model it scores is the one saved before the opening.
+        """
+        if opened.get("status") != "opened":
+            raise TestSetAlreadyOpened.at(ledger)
+        if opened.get("test_fingerprint") != self.fingerprint.to_dict():
+            raise TestSetAlreadyOpened(
+                f"{ledger}: recorded the opening of another test part (its fingerprint "
+                "differs); the test set is not opened again"
+            )
         return self._X, self._y

@@ -29,6 +29,7 @@ from search.core._channel import (
     Fitted,
     Ready,
     Run,
+    Save,
     Setup,
     Stop,
 )
@@ -82,6 +83,8 @@ def _loop(conn: Any, task: Any) -> None:
                 done = _fit(task, job, subsets)
             elif isinstance(job, FitScore):
                 done = _fit_score(task, job, subsets)
+            elif isinstance(job, Save):
+                done = _save(task, pickle.loads(job.model), job.folder)
             else:
                 raise TypeError(f"a worker cannot do {type(job).__name__}")
         conn.send(done)
@@ -109,7 +112,32 @@ def _fit(task: Any, job: Fit, subsets: dict[bytes, Any]) -> Fitted:
     except Exception as exc:  # noqa: BLE001 - the driver reports it
         lost = failure(exc)
         return Fitted(error=lost.error, detail=lost.detail)
-    return Fitted(model=payload, seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if job.save_to is None:
+        return Fitted(model=payload, seconds=seconds)
+    saved = _save(task, model, job.save_to)
+    return Fitted(saved.model, None, saved.error, saved.detail, seconds, saved.files,
+                  saved.cannot_write)
+
+
+def _save(task: Any, model: Any, folder: Path) -> Fitted:
+    """Save the final model into ``folder`` (:func:`search.core._final_model.write_model`);
+    the model comes back pickled as it was saved (array rows accepted)."""
+    import cloudpickle
+
+    from search.core._errors import cannot_write
+    from search.core._final_model import write_model
+    from search.core._folder import MODEL_DIR
+
+    try:
+        model, files = write_model(task.objective, model, task.data, folder)
+        return Fitted(model=cloudpickle.dumps(model), files=tuple(files))
+    except Exception as exc:  # noqa: BLE001 - the driver reports it
+        full = cannot_write(exc, folder.parent / MODEL_DIR)  # the folder it becomes
+        if full is not None:
+            return Fitted(error=str(full), cannot_write=True)
+        lost = failure(exc)
+        return Fitted(error=f"saving the final model failed ({lost.error})", detail=lost.detail)
 
 
 def _fit_score(task: Any, job: FitScore, subsets: dict[bytes, Any]) -> Fitted:

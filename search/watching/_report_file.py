@@ -3,7 +3,8 @@
 The results files are read through :func:`~search.core._folder.read_record` (a corrupt one is a
 one-line :class:`UserError` naming it, before anything is written) and the journal through
 :func:`~search.core._store.read_store`, which never writes, creates or repairs it. The page is
-written to a temporary file and renamed, so a reader never sees half a report.
+written to a temporary file and renamed, so a reader never sees half a report, and a full disk
+leaves no temporary file behind (a one-line error naming the folder).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from search.core._folder import (
     STORE_FILE,
     STUDY_JSON,
     read_record,
+    replacing,
 )
 from search.watching._report_page import render_page
 from search.watching._report_study import ReportStudy
@@ -48,9 +50,8 @@ def write_report(
         trials = list(study.get_trials(deepcopy=False)) if study is not None else []
         text = render_page(ReportStudy(record, final, trials, best), drawn)
     path = directory / REPORT_HTML
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with replacing(path) as f:
+        f.write(text)
     return path
 
 

@@ -8,9 +8,11 @@ plots are in :mod:`search.watching._report_plots`.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from search.core._auto import sampler_label
+from search.core._folder import unscored_final
 from search.core._strategies import strategy_label
 from search.core._trials import best_trial
 from search.watching._report_html import (
@@ -95,9 +97,9 @@ def final(study: ReportStudy) -> str:
                 escape=False,
             ),
         )
-    if f.get("status") != "evaluated":
-        opened = f"the test set was opened at {f.get('opened_at')} but no result was recorded"
-        return section(FINAL_TITLE, missing(opened))
+    unscored = unscored_final(f, Path("RESULTS") / str(study.record["name"]))
+    if unscored is not None:
+        return section(FINAL_TITLE, missing(unscored))
     parts = [_final_values(f, study.direction, study.metric), _test_metrics(f)]
     return section(FINAL_TITLE, "".join(parts))
 

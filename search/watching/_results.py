@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.core._folder import BEST_JSON, TRIALS_CSV, write_json
+from search.core._folder import BEST_JSON, TRIALS_CSV, replacing, write_json
 from search.core._goals import Goals
 from search.core._observers import RunObserver, TrialsFn
 from search.core._pareto import chosen, named_values, pareto_front
@@ -219,8 +218,7 @@ def write_trials_csv(
     header += [f"fold_{i}" for i in range(n_folds)] + [f"step_{i}" for i in range(n_steps)]
     attrs = sorted({k for t in shown for k in user_attrs(t)})
     header += ["train_score", "overfit_gap", "error", *extra, *(f"user_attrs_{k}" for k in attrs)]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with replacing(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for t in shown:
@@ -231,7 +229,6 @@ def write_trials_csv(
                 row.append(t.user_attrs.get("warm_start", ""))
             row += [_attr_cell(t.user_attrs.get(k)) for k in attrs]
             writer.writerow(row)
-    os.replace(tmp, path)
 
 
 def _row(t: FrozenTrial, goals: Goals, params: list[str], n_folds: int, n_steps: int) -> list[Any]:

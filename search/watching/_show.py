@@ -14,7 +14,15 @@ from typing import Any
 
 from search.core._auto import sampler_label
 from search.core._errors import UserError
-from search.core._folder import BEST_JSON, FINAL_JSON, STUDY_JSON, TRIALS_CSV, read_record
+from search.core._folder import (
+    BEST_JSON,
+    FINAL_JSON,
+    STUDY_JSON,
+    TRIALS_CSV,
+    read_record,
+    unscored_final,
+)
+from search.core._journal_check import check_journal
 from search.core._record import has_test_set
 from search.core._strategies import strategy_label
 
@@ -28,6 +36,7 @@ def show(directory: Path) -> int:
     if not (directory / STUDY_JSON).is_file():
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
     record = read_record(directory / STUDY_JSON)
+    check_journal(directory, record)  # a truncated or edited journal: exit 2 naming it
     best = _optional_record(directory / BEST_JSON)
     final = _optional_record(directory / FINAL_JSON)
     rows = _read_rows(directory / TRIALS_CSV)
@@ -40,7 +49,7 @@ def show(directory: Path) -> int:
         if best is not None:
             _print_best(console, best)
     _print_outcomes(console, record)
-    _print_final(console, final, has_test_set(record))
+    _print_final(console, final, has_test_set(record), directory)
     return 0
 
 
@@ -154,21 +163,24 @@ def _print_outcomes(console: Any, record: dict[str, Any]) -> None:
         )
 
 
-def _print_final(console: Any, final: dict[str, Any] | None, has_test: bool) -> None:
+def _print_final(
+    console: Any, final: dict[str, Any] | None, has_test: bool, directory: Path
+) -> None:
     if final is None:
         console.print("final: the test set is still sealed" if has_test else
                       "final: no test set (the study has no data)")
         return
-    if final.get("status") != "evaluated":
-        console.print(
-            f"final: the test set was opened at {final.get('opened_at')} but no result was recorded"
-        )
+    unscored = unscored_final(final, directory)
+    if unscored is not None:
+        console.print(f"final: the test set was {unscored}")
         return
     console.print(
         f"final: test {final['metric']} {_fmt(final['test_value'])} "
         f"(validation {_fmt(final['validation_value'])}), trial {final['trial']}, "
         f"opened {final['opened_at']}"
     )
+    if final.get("completed"):
+        console.print(f"final: completed {final['completed']}")
     if final.get("test_values"):
         validation = final.get("validation_values") or {}
         shown = ", ".join(
