@@ -26,9 +26,10 @@ from search.cli._steps import (
     stored_trials,
 )
 from search.core._engine import INTERRUPTED
-from search.core._errors import TestSetAlreadyOpened, UserError
-from search.core._final import final_evaluation
-from search.core._folder import FINAL_JSON, STUDY_JSON, read_record
+from search.core._errors import UserError
+from search.core._final import complete_final, final_evaluation, pending_opening
+from search.core._folder import STUDY_JSON, read_record
+from search.core._journal_check import check_journal
 from search.core._logging import log_to_file
 from search.core._observers import Observers
 from search.core._options import RunOptions
@@ -160,9 +161,27 @@ def _final(
     options: RunOptions,
     trials: list[optuna.trial.FrozenTrial],
 ) -> dict[str, Any]:
-    record = final_evaluation(prep, trials, directory, pool, retries=options.retries())
+    saver = None if prep.study.backend == "local" else _local_saver(prep, directory)
+    record = final_evaluation(prep, trials, directory, pool, retries=options.retries(),
+                              saver=saver)
     print_final(record, directory)
     return record
+
+
+def _local_saver(prep: Prepared, directory: Path) -> Any:
+    """A worker on this machine for the final model's save, when the run's workers may run
+    on other machines (Ray): the model is saved into the results folder here."""
+
+    @contextlib.contextmanager
+    def saver() -> Iterator[WorkerPool]:
+        placement = local_placement()
+        pool = WorkerPool(placement, 1, prep.setup(directory, placement.threads(1))).start()
+        try:
+            yield pool
+        finally:
+            pool.close()
+
+    return saver
 
 
 @contextlib.contextmanager
@@ -188,15 +207,17 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous_int)
 
 
-def run_final(directory: Path) -> int:
-    """``python -m search final RESULTS/NAME``: the final evaluation alone."""
+def run_final(directory: Path, named: Path | None = None) -> int:
+    """``python -m search final RESULTS/NAME [STUDY_FILE]``: the final evaluation alone. It runs
+    the study file the user ``named``, or the one ``study.json`` names while its keyed digest
+    verifies (a results folder alone cannot make ``final`` run code)."""
     if not (directory / STUDY_JSON).is_file():
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
     stored = read_record(directory / STUDY_JSON)
-    if (directory / FINAL_JSON).exists():
-        raise TestSetAlreadyOpened.at(directory / FINAL_JSON)
-    study_file = Path(stored.get("study_file") or "")
-    check_study_file(stored, study_file, directory)  # before the file runs
+    check_journal(directory, stored)  # a truncated or edited journal: exit 2, nothing opened
+    pending_opening(directory)  # an evaluated final.json is refused here, an unscored one kept
+    study_file = (named or Path(stored.get("study_file") or "")).resolve()  # checked as run
+    check_study_file(stored, study_file, directory, named=named is not None)  # before it runs
     with run_lock(directory):
         study = load_study_file(study_file, seed=stored["seed"])
         prep = prepare(study, study_file, seed=stored["seed"], sampler=stored.get("sampler"))
@@ -208,12 +229,17 @@ def run_final(directory: Path) -> int:
 
 
 def _final_alone(prep: Prepared, directory: Path) -> int:
+    opened = pending_opening(directory)  # killed after the opening: score the saved model
     placement = local_placement()
-    pool = WorkerPool(placement, 1, prep.setup(directory, placement.threads(1))).start()
+    pool = WorkerPool(placement, 1, prep.setup(directory, placement.threads(1)))
     observers = Observers(final_observers(directory))
     try:
         trials = stored_trials(directory, prep.study.name)
-        record = final_evaluation(prep, trials, directory, pool, retries=RunOptions().retries())
+        if opened is not None:
+            record = complete_final(prep, trials, directory, opened)
+        else:
+            pool.start()
+            record = final_evaluation(prep, trials, directory, pool, retries=RunOptions().retries())
         print_final(record, directory)
         update_record(directory, status="finished")
         observers.final_evaluated(record)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.backends import placement_for
 from search.cli._steps import (
+    begin_study,
     observers_for,
     open_study,
     print_stop,
@@ -29,13 +30,21 @@ from search.cli._steps import (
 )
 from search.core._engine import Budget, Engine
 from search.core._errors import RunError, UserError
-from search.core._folder import FINAL_JSON, STUDY_JSON, now, read_record, write_json
+from search.core._faults import fault_point
+from search.core._folder import FINAL_JSON, STORE_FILE, STUDY_JSON, now, read_record
+from search.core._journal_check import CHECKPOINT_S, JOURNAL_KEY, Ledger, check_journal
 from search.core._logging import log_to_file
 from search.core._observers import Observers, RunContext
 from search.core._options import RunOptions
 from search.core._pool import WorkerPool
 from search.core._prepare import Prepared, prepare
-from search.core._record import check_resume, check_study_file, study_record, update_record
+from search.core._record import (
+    STUDY_FILE_KEYS,
+    check_resume,
+    check_study_file,
+    study_record,
+    update_record,
+)
 from search.core._store import run_lock
 from search.core._strategies import strategy_record
 from search.core._study import Study
@@ -57,6 +66,7 @@ class RunSession:
     def __init__(self, study: Study, study_file: Path, options: RunOptions, argv: list[str],
                  *, attach: Attach | None = None) -> None:
         self.study, self.study_file, self.options, self.argv = study, study_file, options, argv
+        self.study = study if attach else study.within_budget()  # a script may optimize again
         self.directory = options.results / study.name
         self.attach = attach  # a script's study: trials run on it, not on a new one
         self._stack = contextlib.ExitStack()
@@ -68,6 +78,8 @@ class RunSession:
         self._searches = 0
         self._ended = False
         self._started = now()
+        self.ledger = Ledger(self._journal)  # what the run wrote to the journal
+        self._checked_at = 0.0
 
     # --- opening: check everything, then write --------------------------------------------------
 
@@ -87,6 +99,9 @@ class RunSession:
     def _check(self) -> tuple[Prepared, dict[str, Any] | None, dict[str, Any], Any, Any]:
         options, directory = self.options, self.directory
         stored = stored_record(directory, resume=options.resume)
+        fault_point("start:after-lock")
+        # the journal holds what the run recorded (resume); a new study starts an empty one
+        self.ledger = check_journal(directory, stored) if stored else Ledger(self._journal)
         prep = prepare(self.study, self.study_file, seed=stored["seed"] if stored else None,
                        sampler=stored.get("sampler") if stored else None)
         fresh = study_record(prep, backend=self.study.backend, argv=self.argv)
@@ -124,25 +139,46 @@ class RunSession:
 
     def _write(self, prep: Prepared, stored: dict[str, Any] | None, fresh: dict[str, Any],
                warm: WarmStart | None, workers: tuple[Any, Any]) -> None:
-        """Every check passed: from here on the run writes."""
+        """Every check passed: from here on the run writes. The study is created (or loaded)
+        in the journal first, then ``study.json`` records it with the journal's ledger: the
+        commit of the start (a kill before it leaves ``starting``, which a fresh run takes over;
+        a kill after it, a study that ``--resume`` continues)."""
         study, directory = prep.study, self.directory
-        log_to_file(directory)
-        if stored is None:
-            write_json(directory / STUDY_JSON, fresh)
-        else:
-            update_record(directory, trials=study.trials, workers=study.workers,
-                          sampler=fresh["sampler"], pruner=strategy_record(study.pruner),
-                          backend=study.backend, status="running", command=fresh["command"])
-        self.written = True
         placement, setup = workers
+        try:
+            log_to_file(directory)
+            if stored is None:
+                begin_study(directory, fresh)
+                fault_point("start:after-study-json")
+            self.opt = open_study(prep, directory, resume=self.options.resume, warm=warm,
+                                  attach=self.attach)
+            fault_point("start:after-journal")
+            again = {} if stored is None else dict(
+                trials=study.trials, workers=study.workers, sampler=fresh["sampler"],
+                pruner=strategy_record(study.pruner), backend=study.backend,
+                command=fresh["command"],  # and the file the user named, signed by them now
+                **{key: fresh.get(key) for key in STUDY_FILE_KEYS})
+            update_record(directory, status="running", **again, **self._checkpoint())
+        except BaseException:
+            placement.close()
+            raise
+        self.written = True
+        fault_point("start:after-commit")
         placement.begin(directory)
         self._stack.callback(self._observers_ended)  # last: after the workers stopped
         self.pool = WorkerPool(placement, study.workers, setup).start()
         self._stack.callback(self.pool.close)
         self.observers = Observers(observers_for(prep, directory, self.options))
         self.prep = prep
-        self.opt = open_study(prep, directory, resume=self.options.resume, warm=warm,
-                              attach=self.attach)
+
+    @property
+    def _journal(self) -> Path:
+        return self.directory / STORE_FILE
+
+    def _checkpoint(self) -> dict[str, Any]:
+        """The journal's ledger as ``study.json`` records it, brought up to date."""
+        self._checked_at = time.monotonic()
+        return {JOURNAL_KEY: self.ledger.advance()}
 
     def _observers_ended(self) -> None:
         self.observers.run_ended()  # the report and MLflow helpers finish (or stop) here
@@ -203,6 +239,8 @@ class RunSession:
 
         def finished(trial: FrozenTrial, trials: Any) -> None:
             self.observers.trial_finished(trial, trials)
+            if time.monotonic() - self._checked_at >= CHECKPOINT_S:
+                update_record(self.directory, **self._checkpoint())
             for callback in callbacks:
                 callback(self.opt, trial)
 
@@ -220,7 +258,7 @@ class RunSession:
         runs = read_record(self.directory / STUDY_JSON).get("runs", [])
         runs.append({"started_at": self._started, "ended_at": now(), "argv": self.argv})
         update_record(self.directory, runs=runs,
-                      status="searched" if status == "finished" else status)
+                      status="searched" if status == "finished" else status, **self._checkpoint())
 
     def close(self, status: str = "finished") -> None:
         """End the search (if one ran), stop the workers and the observers, release the lock."""

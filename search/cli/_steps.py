@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.core._errors import UserError
-from search.core._folder import FINAL_JSON, LOG_FILE, STORE_FILE, STUDY_JSON, read_record
+from search.core._faults import fault_point
+from search.core._folder import (
+    FINAL_JSON,
+    LOG_FILE,
+    STORE_FILE,
+    STUDY_JSON,
+    read_record,
+    write_json,
+)
+from search.core._journal_check import STARTING
 from search.core._options import RunOptions
 from search.core._prepare import Prepared
 from search.core._store import open_store, read_store
@@ -25,8 +34,21 @@ if TYPE_CHECKING:
 
 
 def stored_record(directory: Path, *, resume: bool) -> dict[str, Any] | None:
-    """The study's ``study.json`` when resuming; refuse a name that exists without --resume."""
+    """The study's ``study.json`` when resuming; refuse a name that exists without --resume.
+
+    A study whose ``study.json`` still says ``starting`` was never created in its journal (its
+    run was killed while starting): nothing of it can be resumed, and a fresh run takes it over
+    (``None``, as for a new study; :func:`begin_study` says so).
+    """
     exists = (directory / STUDY_JSON).exists()
+    record = read_record(directory / STUDY_JSON) if exists else None
+    if record is not None and record.get("status") == STARTING:
+        if resume:
+            raise UserError(
+                f"{directory}: no study to resume: its run was killed while creating it "
+                f"({STUDY_JSON} says {STARTING!r}, no trial ran); drop --resume to start it afresh"
+            )
+        return None
     if exists and not resume:
         raise UserError(
             f"{directory}: a study of this name exists; pass --resume to continue it, "
@@ -39,7 +61,18 @@ def stored_record(directory: Path, *, resume: bool) -> dict[str, Any] | None:
             f"{directory / STORE_FILE}: a study store without {STUDY_JSON}; move it away, and "
             "to build on its trials give it as Study(warm_start=...)"
         )
-    return read_record(directory / STUDY_JSON) if exists else None
+    return record
+
+
+def begin_study(directory: Path, fresh: dict[str, Any]) -> None:
+    """Write a new study's ``study.json``, saying ``starting`` until the study is created in the
+    journal; a start that a kill left unfinished is taken over, and said so."""
+    if (directory / STUDY_JSON).exists():  # stored_record let it through: it says "starting"
+        print(f"search: {directory}: a run killed while creating this study left it unfinished "
+              "(no trial ran); starting it afresh")
+        (directory / STORE_FILE).unlink(missing_ok=True)
+        fault_point("start:after-takeover")
+    write_json(directory / STUDY_JSON, {**fresh, "status": STARTING})
 
 
 def open_study(
@@ -63,6 +96,7 @@ def open_study(
             pruner=pruner,
             directions=list(goals.directions.values()),  # type: ignore[arg-type]
         )
+        fault_point("start:in-journal")
         if goals.names != ["value"]:
             opt.set_metric_names(goals.names)  # optuna-dashboard's axes
         if warm is not None:
@@ -71,7 +105,13 @@ def open_study(
         if defaults:
             opt.enqueue_trial(defaults, user_attrs={"enqueued": "default config"})
         return opt if attach is None else attach(storage, prep, False)
-    opt = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler, pruner=pruner)
+    try:
+        opt = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler,
+                                pruner=pruner)
+    except KeyError:
+        raise UserError(f"{directory / STORE_FILE}: holds no study named {study.name!r}; the "
+                        "journal was replaced or emptied; restore it, or move the study folder "
+                        "away") from None
     if attach is not None:
         opt = attach(storage, prep, True)
     prior = sum(t.state.name != "WAITING" for t in opt.get_trials(deepcopy=False))

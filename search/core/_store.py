@@ -51,23 +51,38 @@ class ReadOnlyStore(RuntimeError):
 
 
 def _writer_backend(path: Path) -> Any:
+    from contextlib import suppress
+
     from optuna.storages.journal import BaseJournalBackend
+
+    from search.core._errors import writing
 
     class SingleWriterJournal(BaseJournalBackend):
         """The journal held in memory, appended to the file with one write per batch."""
 
         def __init__(self) -> None:
             self._logs: list[dict[str, Any]] = list(_read_lines(path, 0)[0])
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            with writing(path):
+                self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
         def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
             return self._logs[log_number_from:]
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            """Append whole lines or nothing: a write the file system refuses part-way (a full
+            disk, a quota, a read-only remount) is cut back to the length before it, then
+            raised (:func:`~search.core._errors.writing`: one line naming the folder)."""
             text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
             data = memoryview(text.encode("utf-8"))
-            while data:  # one write, unless the kernel takes less (a full disk raises)
-                data = data[os.write(self._fd, data):]
+            before = os.fstat(self._fd).st_size
+            with writing(path):
+                try:
+                    while data:  # one write, unless the kernel takes less (a full disk raises)
+                        data = data[os.write(self._fd, data):]
+                except OSError:
+                    with suppress(OSError):  # a read-only remount refuses this too: the
+                        os.ftruncate(self._fd, before)  # torn tail is cut at the next open
+                    raise
             self._logs.extend(logs)
 
         def _refuse(self, *_: Any) -> NoReturn:
@@ -154,46 +169,91 @@ def run_lock(directory: Path) -> Iterator[None]:
 
     The lock is the study folder itself (``flock`` on the directory), so taking it writes no
     file: a run that loses the race, or stops at a check, leaves nothing behind. The folder is
-    created when missing (with its missing parents), and removed again on the way out if
-    nothing was written in it. A folder that cannot be made or used is a :class:`UserError`.
+    created when missing (with its missing parents), and removed again on the way out if this
+    run created it and nothing was written in it: while the lock is still held, so a run that
+    takes the lock next finds the folder gone and makes its own (a run checks, once it holds the
+    lock, that the path still names the folder it locked). A run that loses never removes
+    anything. A folder that cannot be made or used is a :class:`UserError`.
     """
-    created = _make_folder(directory)
+    fd, created = _locked_folder(directory)
     try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        raise UserError(f"{directory}: cannot be opened as a results folder ({_why(exc)})") from None
-    try:
+        yield
+    finally:
+        try:
+            for folder in created:
+                try:
+                    folder.rmdir()  # only when nothing was written in it; still locked
+                except OSError:
+                    break
+        finally:
+            os.close(fd)
+
+
+#: how often a run makes the folder again when the one it locked was removed under it
+_LOCK_TRIES = 20
+
+
+def _locked_folder(directory: Path) -> tuple[int, list[Path]]:
+    """Make ``directory`` (when missing) and lock it; the descriptor, and the folders this
+    run created, deepest first. The lock is held on the folder the path names."""
+    for _ in range(_LOCK_TRIES):
+        created = _make_folder(directory)
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            continue  # removed by the run that held it, between making and opening: again
+        except OSError as exc:
+            raise UserError(
+                f"{directory}: cannot be opened as a results folder ({_why(exc)})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise UserError(
                 f"{directory}: this study is being run by another process; wait for it to "
                 "finish or give another --results folder"
             ) from None
-        yield
-    finally:
-        os.close(fd)
-        for folder in created:
-            try:
-                folder.rmdir()  # only when nothing was written in it
-            except OSError:
-                break
+        if _same_folder(fd, directory):
+            return fd, created
+        os.close(fd)  # the run that held it removed it (or it was replaced): lock the new one
+    raise UserError(f"{directory}: the results folder keeps being removed while this run "
+                    "takes its lock; is another program cleaning it?")
+
+
+def _same_folder(fd: int, directory: Path) -> bool:
+    """Whether ``directory`` still names the folder open as ``fd``."""
+    held = os.fstat(fd)
+    try:
+        now = os.stat(directory)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
 
 
 def _make_folder(directory: Path) -> list[Path]:
-    """Create ``directory`` and its missing parents; the ones created, deepest first."""
+    """Create ``directory`` and its missing parents; the ones this call created, deepest first
+    (a folder another process made at the same moment is not counted)."""
     missing = []
     for folder in [directory, *directory.parents]:
         if folder.exists():
             break
         missing.append(folder)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{directory}: cannot create the results folder ({_why(exc)})") from None
+    created = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+            created.append(folder)
+        except FileExistsError:
+            pass  # made by another run at the same moment (a file is found below)
+        except OSError as exc:
+            raise UserError(
+                f"{directory}: cannot create the results folder ({_why(exc)})") from None
+    if not directory.is_dir():
+        raise UserError(f"{directory}: cannot create the results folder (a file of that name "
+                        "exists)")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise UserError(f"{directory}: the results folder is not writable")
-    return missing
+    return created[::-1]
 
 
 def _why(exc: OSError) -> str:

@@ -17,7 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from search.core._errors import UserError
-from search.core._folder import LOG_FILE, STUDY_JSON
+from search.core._folder import LOG_FILE, STUDY_JSON, read_record
+from search.core._journal_check import check_journal
 from search.core._logging import log_helper_to_file
 from search.watching._report_file import load_stored_study, write_report
 from search.watching._report_observer import ReportWriter, load_drawing_stack
@@ -29,6 +30,7 @@ def report(directory: Path) -> int:
     """``python -m search report RESULTS/NAME``: (re)write ``report.html`` and say where."""
     if not (directory / STUDY_JSON).is_file():
         raise UserError(f"{directory}: not a study folder (no {STUDY_JSON})")
+    check_journal(directory, read_record(directory / STUDY_JSON))  # damaged: exit 2, no page
     if (directory / LOG_FILE).is_file():  # a plot that cannot be drawn logs there, not here
         log_helper_to_file(directory)
     load_drawing_stack()  # this command's process only draws: no scikit-learn
