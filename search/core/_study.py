@@ -146,6 +146,18 @@ class Study:
         listed = list(self.directions or ())
         return dict(zip(objective_names(len(listed)), listed, strict=True))
 
+    def within_budget(self) -> Study:
+        """This study with no more workers than its trials can keep busy: ``min(workers,
+        trials)``; itself when ``trials`` is ``None`` (a timeout or ``study.stop()`` ends the
+        search) or already covers the workers.
+
+        Only for a study searched once, to ``trials`` (a study file's run, its nested searches
+        and final fit): a script's later ``optimize`` may run more trials on the same workers.
+        """
+        if self.trials is None or self.workers <= self.trials:
+            return self
+        return replace(self, workers=self.trials)
+
     def with_overrides(self, **overrides: Any) -> Study:
         """A copy with the given run options replaced (``None`` values are ignored). A
         direction replaces the study's directions, and directions its direction."""

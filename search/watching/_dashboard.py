@@ -7,7 +7,10 @@ a path prefix would need its front end rewritten. Instead,
 read-only Optuna storage. The dashboard never writes, so it cannot disturb a running study: a
 request that would change one (its notes, marking or telling trials, creating, renaming or
 deleting studies) is answered ``405 Method Not Allowed`` with a one-line reason before it reaches
-optuna-dashboard. The server listens on 127.0.0.1 only.
+optuna-dashboard. The server listens on 127.0.0.1 only, and answers only requests addressed to
+it by name (``Host: 127.0.0.1:PORT``, ``localhost:PORT`` or ``[::1]:PORT``): a web page whose
+own name was rebound to 127.0.0.1 (DNS rebinding) sends its own name, and is refused with
+``421 Misdirected Request``, so it cannot read the studies through the user's browser.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from search.core._folder import MLFLOW_DB
 from search.watching._dashboard_storage import REFUSAL, ResultsStorage
 from search.watching._tracking import default_uri, ui_command
 
-__all__ = ["ResultsStorage", "read_only", "serve"]
+__all__ = ["ResultsStorage", "addressed_here", "read_only", "serve"]
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 READS = ("GET", "HEAD")  # the only methods that reach optuna-dashboard
+LOCAL_NAMES = (HOST, "localhost", "[::1]")  # the names a request may give this server
 
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
@@ -51,7 +55,8 @@ def serve(results: Path, port: int | None) -> int:
     storage = ResultsStorage(results)
     server = _bind(port)
     try:
-        server.set_app(read_only(optuna_dashboard.wsgi(storage)))
+        app = read_only(optuna_dashboard.wsgi(storage))
+        server.set_app(addressed_here(app, server.server_port))
         _tell(results, storage, server.server_port)
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
@@ -82,6 +87,33 @@ def read_only(app: WsgiApp) -> WsgiApp:
                 ("Content-Length", str(len(body))),
                 ("Allow", ", ".join(READS)),
             ],
+        )
+        return [body]
+
+    return gate
+
+
+def addressed_here(app: WsgiApp, port: int) -> WsgiApp:
+    """``app`` behind a gate that answers ``421 Misdirected Request`` and one line to a request
+    whose ``Host`` is not this server's address (``LOCAL_NAMES`` at ``port``), or that has none.
+
+    A page on another site can make the user's browser send requests here by rebinding its own
+    name to 127.0.0.1; the browser still sends that name as the ``Host``, so the page reads
+    nothing.
+    """
+    allowed = {f"{name}:{port}" for name in LOCAL_NAMES}
+
+    def gate(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        host = str(environ.get("HTTP_HOST", "")).strip().lower()
+        if host in allowed:
+            return app(environ, start_response)
+        _drain(environ)
+        shown = repr(host) if host else "no host"
+        body = (f"dashboard: refused: the request names {shown}, not this dashboard; open "
+                f"http://{HOST}:{port}/dashboard\n").encode()
+        start_response(
+            "421 Misdirected Request",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
         )
         return [body]
 

@@ -13,13 +13,16 @@ Nothing here imports Ray at module level: ``import search`` must stay light.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from multiprocessing.connection import Listener
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.backends._local import exit_cause
 from search.backends.ray._connect import Connection, connect, disconnect
+from search.core._channel import NotPlainData, receive
 from search.core._folder import RAY_LOG
 
 if TYPE_CHECKING:
@@ -100,7 +103,11 @@ class RayPlacement:
         sock = self._listener._listener._socket  # type: ignore[attr-defined]
         while select.select([sock], [], [], 0)[0]:
             conn = self._listener.accept()
-            kind, token = conn.recv()
+            try:
+                kind, token = receive(conn, admitted=(tuple,))
+            except (NotPlainData, ValueError, EOFError, OSError):
+                conn.close()  # not an actor of this run's: nothing of it runs here
+                continue
             link = self._waiting.get(token)
             if link is None:
                 conn.close()
@@ -170,10 +177,38 @@ class RayLink:
 
 
 def _why(exc: BaseException) -> str:
-    """One line from Ray's error about a dead actor."""
-    text = " ".join(str(exc).split())
+    """A dead actor's cause, worded like a local worker's (``exit code 3``), from what Ray's
+    error says (``error_msg``: the GCS's death cause for the actor).
+
+    Ray learns an exit code only when the worker exits through Python (``sys.exit(3)``); a
+    process killed by a signal or ended by ``os._exit`` only closes its connection to Ray,
+    which records neither, so the cause says that, with the process's pid and node.
+    """
+    text = " ".join(str(getattr(exc, "error_msg", None) or exc).split())
+    where = _where(text)
+    code = re.search(r"(?:exits? with an exit code|Exit code:) (-?\d+)", text)
+    if code is not None:
+        return f"{exit_cause(int(code.group(1)))}{where}"
+    if "connection error code" in text or "End of file" in text:
+        return (f"killed by a signal or os._exit{where}: Ray records neither the signal nor the "
+                "exit code (SIGKILL: the OOM killer, ray stop --force; SIGSEGV: a crash)")
+    if "low on memory" in text or "OUT_OF_MEMORY" in text or "OutOfMemory" in type(exc).__name__:
+        return f"killed by Ray's memory monitor: its node ran low on memory{where}"
+    if "its node has died" in text or "node died" in text.lower():
+        return f"its node died{where}"
+    if "killed by `ray.kill`" in text:
+        return f"killed by ray.kill{where}"
     for marker in ("The actor died", "was killed", "node", "exit"):
         at = text.find(marker)
         if at >= 0:
             return f"{type(exc).__name__}: {text[at:at + 200]}"
     return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _where(text: str) -> str:
+    """`` (pid 18124 on 10.0.0.5)`` from Ray's error, or as much of it as it names."""
+    pid = re.search(r"\bpid: (\d+)", text)
+    ip = re.search(r"\bip: (\S+)", text)
+    named = [f"pid {pid.group(1)}" if pid else "", f"on {ip.group(1)}" if ip else ""]
+    shown = " ".join(part for part in named if part)
+    return f" ({shown})" if shown else ""
