@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +31,58 @@ def write_model(objective: Any, model: Any, data: Any, folder: Path) -> tuple[An
     from objectives import accept_array_rows
 
     model = accept_array_rows(objective, model, data)  # scored as it is saved
-    saved = list(objective.save_model(model, folder))
+    with _study_file_by_name(model):
+        saved = list(objective.save_model(model, folder))
     saved.append(_input_example(data.X, folder))
     return model, [Path(p).relative_to(folder).as_posix() for p in saved]
+
+
+@contextmanager
+def _study_file_by_name(model: Any) -> Iterator[None]:
+    """While a worker saves the model: the study file's own classes and functions that the
+    model uses (they came with the task by value) are found under the module name they carry
+    (``_search_study_file``), so a pickler such as joblib's saves them by reference, as
+    ``final`` loads them."""
+    from search.core._studyfile import STUDY_MODULE
+
+    if STUDY_MODULE in sys.modules:
+        yield
+        return
+    used = _study_file_objects(model, STUDY_MODULE)
+
+    def find(name: str) -> Any:
+        if name in used:
+            return used[name]
+        raise AttributeError(f"module {STUDY_MODULE!r} has no attribute {name!r}")
+
+    module = types.ModuleType(STUDY_MODULE)
+    module.__getattr__ = find  # type: ignore[method-assign]
+    sys.modules[STUDY_MODULE] = module
+    try:
+        yield
+    finally:
+        del sys.modules[STUDY_MODULE]
+
+
+def _study_file_objects(model: Any, module: str) -> dict[str, Any]:
+    """The classes and functions of ``module`` that pickling ``model`` meets, by qualified
+    name (a dry run of cloudpickle, which pickles them by value and so needs no module)."""
+    import io
+
+    import cloudpickle
+
+    used: dict[str, Any] = {}
+
+    class Recorder(cloudpickle.CloudPickler):
+        def reducer_override(self, obj: Any) -> Any:
+            for candidate in (obj, type(obj)):
+                if isinstance(candidate, (type, types.FunctionType)) and getattr(
+                        candidate, "__module__", None) == module:
+                    used.setdefault(candidate.__qualname__, candidate)
+            return super().reducer_override(obj)
+
+    Recorder(io.BytesIO()).dump(model)
+    return used
 
 
 def model_folder(directory: Path) -> Path:

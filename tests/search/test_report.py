@@ -296,7 +296,10 @@ def test_the_report_command_says_what_is_missing_instead_of_failing(write_study,
             assert ran.returncode == 0, ran.stderr
     empty = out / "empty"
     shutil.copytree(out / "one", empty)
-    (empty / "study.journal").unlink()  # a study whose store has no trial yet
+    (empty / "study.journal").unlink()  # a study still starting: its store holds nothing yet
+    record = json.loads((empty / "study.json").read_text(encoding="utf-8"))
+    record.pop("journal")  # the ledger is recorded once the journal holds the study
+    (empty / "study.json").write_text(json.dumps({**record, "status": "starting"}))
     for name in ("one", "failing", "empty"):
         (out / name / "report.html").unlink()
         result = run_cli("report", out / name, cwd=tmp_path)
