@@ -26,7 +26,7 @@ from search.cli._steps import (
     stored_trials,
 )
 from search.core._engine import INTERRUPTED
-from search.core._errors import UserError
+from search.core._errors import CannotWrite, UserError
 from search.core._final import complete_final, final_evaluation, pending_opening
 from search.core._folder import STUDY_JSON, read_record
 from search.core._journal_check import check_journal
@@ -92,9 +92,14 @@ def _run_script(script: ScriptRun) -> int | None:
         if not script.searched:
             raise  # nothing written: exit 2, one line
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        status = "failed"
+        return 2 if isinstance(exc, CannotWrite) else 1  # a full disk is 2 wherever it comes
     finally:
-        script.close(status)
+        try:
+            script.close(status)
+        except CannotWrite:
+            if status != "failed":
+                raise  # else the disk was full already, and said so once
     elsewhere = [name for name, study in script.answers.studies.items() if study.ran_elsewhere]
     if elsewhere:
         print(f"error: {script.file}: study {elsewhere[0]!r} ran its trials outside "

@@ -31,7 +31,14 @@ from search.cli._steps import (
 from search.core._engine import Budget, Engine
 from search.core._errors import RunError, UserError
 from search.core._faults import fault_point
-from search.core._folder import FINAL_JSON, STORE_FILE, STUDY_JSON, now, read_record
+from search.core._folder import (
+    FINAL_JSON,
+    STORE_FILE,
+    STUDY_JSON,
+    now,
+    read_record,
+    unscored_final,
+)
 from search.core._journal_check import CHECKPOINT_S, JOURNAL_KEY, Ledger, check_journal
 from search.core._logging import log_to_file
 from search.core._observers import Observers, RunContext
@@ -109,9 +116,11 @@ class RunSession:
             check_resume(stored, fresh, directory)  # names what differs, where it can
             check_study_file(stored, self.study_file, directory)
             if (directory / FINAL_JSON).exists():
+                unscored = unscored_final(read_record(directory / FINAL_JSON), directory)
+                left = f" ({unscored})" if unscored else ""
                 raise UserError(
-                    f"{directory / FINAL_JSON}: the test set was already opened, so this study "
-                    "is closed; searching on would tune against the test result"
+                    f"{directory / FINAL_JSON}: the test set was already opened{left}, so this "
+                    "study is closed; searching on would tune against the test result"
                 )
         warm = self._warm_start(prep) if stored is None else None
         for finding in prep.leaks:

@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 
+from search.core._errors import CannotWrite
 from search.core._options import RunOptions
 from search.core._studyfile import STUDY_MODULE, compile_file, user_error
 from search.scripts._optuna import OpenSession, OptunaAnswers
@@ -57,6 +58,8 @@ class ScriptRun:
         with self._as_main():
             try:
                 exec(code, self.module.__dict__)  # noqa: S102 - running the user's file is the point
+            except CannotWrite:
+                raise  # the results folder's, not the file's: it names the folder already
             except Exception as exc:  # noqa: BLE001 - any failure of the file is the user's
                 raise user_error(self.file, exc) from None
         return self.module.__dict__

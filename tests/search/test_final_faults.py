@@ -150,6 +150,10 @@ def test_final_killed_after_the_opening_is_completed_by_the_next_final(study: Pa
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert loaded.returncode == 0 and "test opened, not scored" in loaded.stdout, loaded.stderr
+    resumed = search(study, "--results", tmp_path / "results", "--no-tracking", "--resume",
+                     cwd=tmp_path)  # searching on is refused, saying how to score the model
+    assert resumed.returncode == 2 and resumed.stderr.count("\n") == 1, resumed.stderr
+    assert f"not scored: run python -m search final {folder}" in resumed.stderr
     done = search("final", folder, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads((folder / "final.json").read_text())["completed"] == COMPLETED
@@ -202,6 +206,28 @@ def test_a_full_disk_is_one_line_and_leaves_whole_files(study: Path, tmp_path: P
         assert leftovers(disk) == []
         assert journal_lines_parse(folder / "study.journal") > 0
         assert not (folder / "final.json").exists()  # the test set is still sealed
+
+
+OPTUNA_SCRIPT = """
+import optuna
+
+def objective(trial):
+    return (trial.suggest_float("x", -10, 10) - 2) ** 2
+
+if __name__ == "__main__":
+    optuna.create_study().optimize(objective, n_trials=400)
+"""
+
+
+def test_a_full_disk_under_an_optuna_script_is_one_line_and_exit_2(tmp_path: Path):
+    script = tmp_path / "script.py"
+    script.write_text(OPTUNA_SCRIPT, encoding="utf-8")
+    with small_disk("64k") as disk:
+        done = search(script, "--results", disk, "--no-tracking", cwd=tmp_path)
+        folder = disk / "script"
+        assert_one_line_exit_2(done, folder)
+        assert leftovers(disk) == []
+        assert journal_lines_parse(folder / "study.journal") > 0
 
 
 def test_a_model_that_cannot_be_saved_keeps_the_test_sealed(tmp_path: Path):
