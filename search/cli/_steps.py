@@ -237,8 +237,10 @@ def print_nested(record: dict[str, Any]) -> None:
 def print_final(record: dict[str, Any], directory: Path) -> None:
     spread = record.get("validation_spread") or {}
     std = f" ± {spread['std']:.4g}" if spread.get("std") is not None else ""
+    later = f" at {record['opened_at']}, scored now from the model saved before it" \
+        if record.get("completed") else ""  # an evaluation stopped after its opening
     print(
         f"final: trial {record['trial']}: validation {record['metric']} "
         f"{record['validation_value']:.6g}{std}, test {record['test_value']:.6g} "
-        f"({record['test_rows']} sealed rows, opened once) -> {directory / FINAL_JSON}"
+        f"({record['test_rows']} sealed rows, opened once{later}) -> {directory / FINAL_JSON}"
     )

@@ -156,7 +156,10 @@ def test_final_killed_after_the_opening_is_completed_by_the_next_final(study: Pa
     assert f"not scored: run python -m search final {folder}" in resumed.stderr
     done = search("final", folder, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert json.loads((folder / "final.json").read_text())["completed"] == COMPLETED
+    record = json.loads((folder / "final.json").read_text())
+    assert record["completed"] == COMPLETED
+    assert f"opened once at {record['opened_at']}, scored now from the model saved before it" \
+        in done.stdout
 
 
 def test_a_changed_saved_model_is_not_scored(study: Path, tmp_path: Path):
