@@ -72,7 +72,7 @@ class RunSession:
 
     def __init__(self, study: Study, study_file: Path, options: RunOptions, argv: list[str],
                  *, attach: Attach | None = None) -> None:
-        self.study, self.study_file, self.options, self.argv = study, study_file, options, argv
+        self.study_file, self.options, self.argv = study_file, options, argv
         self.study = study if attach else study.within_budget()  # a script may optimize again
         self.directory = options.results / study.name
         self.attach = attach  # a script's study: trials run on it, not on a new one

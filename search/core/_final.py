@@ -4,11 +4,11 @@ The model is fitted in a trial worker, like every trial, and saved whole (``mode
 worker on the driver's machine, so the objective's code never runs next to the sealed test part
 before the opening; only then is the test opened: ``final.json`` records the opening and the
 saved model's keyed digests (see :meth:`Sealed._open`) before the test rows are handed out and
-the model is loaded in the driver to score them, and it is rewritten whole with the scores. So the test is never used up without a result: a model that
-cannot be saved keeps the test sealed, and an evaluation killed after the opening is completed
-by a later ``final``, which scores the model saved before the opening once its digests verify.
-A trial's saved files (a checkpoint to reuse) are handed to the fit only when each still has
-the sha256 the store recorded when the trial wrote it.
+the model is loaded in the driver to score them, and it is rewritten whole with the scores. So
+the test is never used up without a result: a model that cannot be saved keeps the test sealed,
+and an evaluation killed after the opening is completed by a later ``final``, which scores the
+model saved before the opening once its digests verify. A trial's saved files (a checkpoint to
+reuse) are handed to the fit only when each still has the keyed digest the driver recorded.
 """
 
 from __future__ import annotations

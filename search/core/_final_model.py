@@ -4,8 +4,9 @@ recorded in ``final.json`` at the opening, and checked before a later ``final`` 
 A worker on the driver's machine writes the model into a temporary folder beside ``model/``
 (the objective's ``save_model`` is the user's code: it runs in a worker, never in the driver
 before the opening), which is renamed into place, so a kill or a full disk never leaves half a
-``model/``; a model that cannot be saved keeps the test set sealed. The digests are :func:`~search.core._keyed.keyed` (``model:model/model.joblib``), so a
-file replaced in the folder, or a digest rewritten in ``final.json``, does not verify.
+``model/``; a model that cannot be saved keeps the test set sealed. The digests are
+:func:`~search.core._keyed.keyed` (``model:model/model.joblib``), so a file replaced in the
+folder, or a digest rewritten in ``final.json``, does not verify.
 """
 
 from __future__ import annotations
@@ -24,49 +25,25 @@ from search.core._folder import INPUT_EXAMPLE, MODEL_DIR
 from search.core._keyed import keyed, matches, sha256_of
 
 
-def write_model(objective: Any, model: Any, data: Any, folder: Path) -> tuple[Any, list[str]]:
+def write_model(objective: Any, model: Any, data: Any, folder: Path) -> tuple[bytes, list[str]]:
     """In a worker: save ``model`` into ``folder`` with the objective's own ``save_model`` and
     a few raw development rows beside it; the model as saved (it takes array rows when the
-    data were arrays) and its files, relative to ``folder``, as the objective listed them."""
+    data were arrays), pickled for the driver to score, and its files, relative to ``folder``,
+    as the objective listed them."""
     from objectives import accept_array_rows
-
-    model = accept_array_rows(objective, model, data)  # scored as it is saved
-    with _study_file_by_name(model):
-        saved = list(objective.save_model(model, folder))
-    saved.append(_input_example(data.X, folder))
-    return model, [Path(p).relative_to(folder).as_posix() for p in saved]
-
-
-@contextmanager
-def _study_file_by_name(model: Any) -> Iterator[None]:
-    """While a worker saves the model: the study file's own classes and functions that the
-    model uses (they came with the task by value) are found under the module name they carry
-    (``_search_study_file``), so a pickler such as joblib's saves them by reference, as
-    ``final`` loads them."""
     from search.core._studyfile import STUDY_MODULE
 
-    if STUDY_MODULE in sys.modules:
-        yield
-        return
-    used = _study_file_objects(model, STUDY_MODULE)
-
-    def find(name: str) -> Any:
-        if name in used:
-            return used[name]
-        raise AttributeError(f"module {STUDY_MODULE!r} has no attribute {name!r}")
-
-    module = types.ModuleType(STUDY_MODULE)
-    module.__getattr__ = find  # type: ignore[method-assign]
-    sys.modules[STUDY_MODULE] = module
-    try:
-        yield
-    finally:
-        del sys.modules[STUDY_MODULE]
+    model = accept_array_rows(objective, model, data)  # scored as it is saved
+    payload, used = _pickled(model, STUDY_MODULE)
+    with _study_file_by_name(STUDY_MODULE, used):
+        saved = list(objective.save_model(model, folder))
+    saved.append(_input_example(data.X, folder))
+    return payload, [Path(p).relative_to(folder).as_posix() for p in saved]
 
 
-def _study_file_objects(model: Any, module: str) -> dict[str, Any]:
-    """The classes and functions of ``module`` that pickling ``model`` meets, by qualified
-    name (a dry run of cloudpickle, which pickles them by value and so needs no module)."""
+def _pickled(model: Any, module: str) -> tuple[bytes, dict[str, Any]]:
+    """``model`` pickled by cloudpickle, and the classes and functions of ``module`` that the
+    pickling met, by qualified name (cloudpickle pickles them by value: it needs no module)."""
     import io
 
     import cloudpickle
@@ -81,8 +58,33 @@ def _study_file_objects(model: Any, module: str) -> dict[str, Any]:
                     used.setdefault(candidate.__qualname__, candidate)
             return super().reducer_override(obj)
 
-    Recorder(io.BytesIO()).dump(model)
-    return used
+    buffer = io.BytesIO()
+    Recorder(buffer).dump(model)
+    return buffer.getvalue(), used
+
+
+@contextmanager
+def _study_file_by_name(module_name: str, used: dict[str, Any]) -> Iterator[None]:
+    """While a worker saves the model: the study file's own classes and functions that the
+    model ``used`` (they came with the task by value) are found under the module name they
+    carry (``_search_study_file``), so a pickler such as joblib's saves them by reference, as
+    ``final`` loads them."""
+    if module_name in sys.modules:
+        yield
+        return
+
+    def find(name: str) -> Any:
+        if name in used:
+            return used[name]
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    module = types.ModuleType(module_name)
+    module.__getattr__ = find  # type: ignore[method-assign]
+    sys.modules[module_name] = module
+    try:
+        yield
+    finally:
+        del sys.modules[module_name]
 
 
 def model_folder(directory: Path) -> Path:

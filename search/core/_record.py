@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import re
 import sys
@@ -36,8 +35,7 @@ def study_record(prep: Prepared, *, backend: str, argv: list[str]) -> dict[str, 
     return {
         "name": study.name,
         "study_file": str(prep.study_file.resolve()) if prep.study_file else None,
-        "study_file_sha256": file_sha256(prep.study_file) if prep.study_file else None,
-        "study_file_key": study_file_key(prep.study_file) if prep.study_file else None,
+        **_study_file_digests(prep.study_file),
         "metric": _metric_names(parts.metric),
         "direction": parts.direction,
         **({"directions": dict(parts.goals.directions)} if parts.goals.multi else {}),
@@ -132,15 +130,13 @@ def update_record(directory: Path, **changes: Any) -> dict[str, Any]:
     return record
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def study_file_key(path: Path) -> str:
-    """``study.json``'s ``study_file_key``: the study file's digest under this user's key, bound
-    to its resolved path (see :mod:`search.core._keyed`)."""
-    return keyed(study_file_context(path), sha256_of(path))
+def _study_file_digests(path: Path | None) -> dict[str, str | None]:
+    """``study.json``'s ``study_file_sha256`` and ``study_file_key`` (the sha256 under this
+    user's key, bound to the file's resolved path: see :mod:`search.core._keyed`)."""
+    if path is None:
+        return {"study_file_sha256": None, "study_file_key": None}
+    sha256 = sha256_of(path)
+    return {"study_file_sha256": sha256, "study_file_key": keyed(study_file_context(path), sha256)}
 
 
 def check_study_file(
@@ -154,9 +150,9 @@ def check_study_file(
     (its sha256 differs from the record); a file named only by ``study.json`` runs only while
     its keyed digest verifies, which the folder alone cannot forge.
     """
-    verified = study_file.is_file() and matches(
-        study_file_context(study_file), sha256_of(study_file), stored.get("study_file_key"))
-    if verified:
+    found = sha256_of(study_file) if study_file.is_file() else None
+    if found is not None and matches(study_file_context(study_file), found,
+                                     stored.get("study_file_key")):
         return
     record = directory / STUDY_JSON
     go_on = "" if named else (
@@ -165,10 +161,10 @@ def check_study_file(
         raise UserError(f"{record}: records no keyed digest of its study file ({study_file}): "
                         "a results folder cannot vouch for the code it names, so final will "
                         f"not run it{go_on}")
-    if not study_file.is_file():
+    if found is None:
         raise UserError(f"{study_file}: the study file of {directory} is gone{go_on}")
     recorded = stored.get("study_file_sha256")
-    if recorded is not None and sha256_of(study_file) != recorded:
+    if recorded is not None and found != recorded:
         raise UserError(
             f"{study_file}: the study file changed since {record} recorded it "
             f"(sha256 {str(recorded)[:12]}...); restore it, or run the changed study under "

@@ -33,6 +33,7 @@ from search.core._channel import (
     Setup,
     Stop,
 )
+from search.core._keyed import sha256_of
 from search.core._logging import native_output_logged
 from search.core._outcome import failure, run_objective
 
@@ -108,7 +109,7 @@ def _fit(task: Any, job: Fit, subsets: dict[bytes, Any]) -> Fitted:
     try:
         data = _data(task, job.rows, subsets)
         model = task.objective.fit_final(job.config, data, task.seed, trial_dir=job.trial_dir)
-        payload = cloudpickle.dumps(model)
+        payload = cloudpickle.dumps(model) if job.save_to is None else None  # else: _save's
     except Exception as exc:  # noqa: BLE001 - the driver reports it
         lost = failure(exc)
         return Fitted(error=lost.error, detail=lost.detail)
@@ -123,15 +124,13 @@ def _fit(task: Any, job: Fit, subsets: dict[bytes, Any]) -> Fitted:
 def _save(task: Any, model: Any, folder: Path) -> Fitted:
     """Save the final model into ``folder`` (:func:`search.core._final_model.write_model`);
     the model comes back pickled as it was saved (array rows accepted)."""
-    import cloudpickle
-
     from search.core._errors import cannot_write
     from search.core._final_model import write_model
     from search.core._folder import MODEL_DIR
 
     try:
-        model, files = write_model(task.objective, model, task.data, folder)
-        return Fitted(model=cloudpickle.dumps(model), files=tuple(files))
+        payload, files = write_model(task.objective, model, task.data, folder)
+        return Fitted(model=payload, files=tuple(files))
     except Exception as exc:  # noqa: BLE001 - the driver reports it
         full = cannot_write(exc, folder.parent / MODEL_DIR)  # the folder it becomes
         if full is not None:
@@ -170,14 +169,8 @@ def file_digests(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder``, by path relative to it (empty when none)."""
     if not folder.is_dir():
         return {}
-    digests = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        digests[path.relative_to(folder).as_posix()] = digest.hexdigest()
-    return digests
+    return {path.relative_to(folder).as_posix(): sha256_of(path)
+            for path in sorted(p for p in folder.rglob("*") if p.is_file())}
 
 
 def die_with_driver(lifeline: Any) -> threading.Event:
