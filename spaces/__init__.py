@@ -6,8 +6,10 @@ sub-spaces is a conditional branch. Spaces are written in Python or in YAML/JSON
 (:func:`load`, :func:`dump`; the format's JSON Schema is :func:`json_schema`), come ready-made
 for common scikit-learn models (:func:`ready_made`), and compile define-by-run onto an Optuna
 trial (:meth:`Space.sample`). A Python mapping may also hold what other tools write (Ray Tune's
-sample domains, lists as in scikit-learn's grids, frozen ``scipy.stats`` distributions), which
-becomes the equivalent parameter here. A W&B sweep file loads as a space file does, and
+sample domains and ``param_space`` semantics, lists as in scikit-learn's grids, frozen
+``scipy.stats`` distributions), which becomes the equivalent parameter here; a Ray Tune grid
+runs point by point (:meth:`Space.grid_points`), and :meth:`Space.nested` gives a config back
+the nesting of the ``param_space``. A W&B sweep file loads as a space file does, and
 :func:`read_wandb_sweep` reads the rest of it (metric, goal, method, early termination) into a
 :class:`WandbSweep`. This package imports no search framework.
 

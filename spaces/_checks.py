@@ -11,6 +11,7 @@ from __future__ import annotations
 import decimal
 import math
 import re
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, NoReturn
 
@@ -79,6 +80,61 @@ def scalar_key(value: Scalar) -> tuple[str, Scalar]:
     if value is None:
         return ("null", None)
     return ("str", value)
+
+
+def json_value(name: str, value: object) -> Any:
+    """``value`` checked and copied as a JSON value: a scalar, or lists, tuples and str-keyed
+    dicts of them. Numpy values become Python ones; a tuple stays a tuple (a config carries the
+    value as given); NaN, sets, other objects and a list that holds itself are refused."""
+    return _json(name, value, value, frozenset())
+
+
+def _json(name: str, whole: object, value: object, within: frozenset[int]) -> Any:
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        value = value.tolist()  # an array's values, or a numpy scalar's Python value
+    where = "" if value is whole else f", which holds {value!r}"
+    if isinstance(value, list | tuple | Mapping):
+        if id(value) in within:
+            fail(f"`{name}` must be a JSON value, but got {name}={whole!r}, which holds itself.")
+        inner = within | {id(value)}
+        if isinstance(value, Mapping):
+            for key in value:
+                if not isinstance(key, str):
+                    fail(
+                        f"`{name}` must be a JSON value, whose mappings have str keys, but got "
+                        f"{name}={whole!r}, with the key {key!r}."
+                    )
+            return {key: _json(name, whole, item, inner) for key, item in value.items()}
+        items = [_json(name, whole, item, inner) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, Real) and not isinstance(value, Integral | bool):
+        if not math.isfinite(value):
+            fail(f"`{name}` must be finite, but got {name}={whole!r}.")
+    elif not (value is None or isinstance(value, str | bool | Integral)):
+        fail(
+            f"`{name}` must be a JSON value (str, int, float, bool, None, or lists and dicts of "
+            f"them), but got {name}={whole!r}{where} of type {type(value).__name__}."
+        )
+    return scalar(name, value)
+
+
+def json_key(value: Any) -> tuple[Any, ...]:
+    """A key under which equal JSON values meet, as :func:`scalar_key` for scalars; a tuple and
+    a list of the same items are the same value (JSON has only lists)."""
+    if isinstance(value, list | tuple):
+        return ("list", tuple(json_key(item) for item in value))
+    if isinstance(value, Mapping):
+        return ("dict", tuple(sorted((key, json_key(item)) for key, item in value.items())))
+    return scalar_key(value)
+
+
+def plain(value: Any) -> Any:
+    """A fresh copy of a JSON value with lists for tuples, ready for JSON or YAML."""
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    return value
 
 
 def dec(value: float) -> decimal.Decimal:

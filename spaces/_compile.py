@@ -9,11 +9,13 @@ neither :class:`~spaces.Space` nor :class:`~spaces.Categorical`, whose methods c
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, NoReturn, Protocol, TypeAlias, TypeVar
 
 from spaces._errors import SpaceError
+from spaces._foreign import SEP
 from spaces._params import Constant
 from spaces._types import Suggester
 
@@ -61,6 +63,30 @@ def walk(
                 yield from walk(sub, (*parts, option))
 
 
+def check_collisions(items: Iterable[tuple[str, Parameter | Constant]]) -> None:
+    """Two parameters that can be active together must have different short names.
+
+    Paths alternate names and options: ``(model, svm, C)``. Two paths that first differ in an
+    option are in sibling options of one branch and never active together; otherwise (they
+    first differ in a name, or one lies under the other) they can be.
+    """
+    seen: dict[str, list[tuple[str, ...]]] = {}
+    for parts, _ in walk(items):
+        name = parts[-1]
+        for other in seen.get(name, []):
+            first_difference = next(
+                (i for i, (a, b) in enumerate(zip(parts, other, strict=False)) if a != b), None
+            )
+            if first_difference is None or first_difference % 2 == 0:
+                raise SpaceError(
+                    f"the name `{name}` is also used by `{{other}}`, and both can be active at "
+                    "the same time; the config uses short names, so rename one of them.",
+                    path=parts,
+                    other=other,
+                )
+        seen.setdefault(name, []).append(parts)
+
+
 def sample(space: Tree, trial: Suggester) -> dict[str, Any]:
     """See :meth:`Space.sample`."""
     config: dict[str, Any] = {}
@@ -71,7 +97,7 @@ def sample(space: Tree, trial: Suggester) -> dict[str, Any]:
 def _sample(space: Tree, prefix: tuple[str, ...], trial: Suggester, config: dict[str, Any]) -> None:
     for name, param in space.items():
         if isinstance(param, Constant):
-            config[name] = param.value
+            config[name] = param.fresh()
             continue
         parts = (*prefix, name)
         value = config[name] = param.suggest(trial, ".".join(parts))
@@ -103,7 +129,7 @@ def _read(
     for name, param in space.items():
         parts = (*prefix, name)
         if isinstance(param, Constant):
-            config[name] = param.value
+            config[name] = param.fresh()
             continue
         path = ".".join(parts)
         if path not in params:
@@ -164,6 +190,72 @@ def grid(space: Tree) -> dict[str, list[Any]]:
             path=(largest,),
         )
     return {name: list(param.grid_values()) for name, param in suggested}
+
+
+def _grids(space: Tree) -> list[tuple[str, list[Any]]]:
+    """(name, choices) of the grid parameters, at the top level (they are nowhere else)."""
+    return [
+        (name, list(param.grid_values()))
+        for name, param in space.items()
+        if not isinstance(param, Constant) and getattr(param, "grid", False) is True
+    ]
+
+
+def grid_size(space: Tree) -> int:
+    """See :attr:`Space.grid_size`."""
+    return math.prod(len(values) for _, values in _grids(space))
+
+
+def grid_points(space: Tree, groups: Mapping[str, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """See :meth:`Space.grid_points`: Ray's ``BasicVariantGenerator`` sorts the grid variables
+    by their path of keys and counts the first one up fastest, an odometer read backwards."""
+    grids = _grids(space)
+    if not grids:
+        return []
+    ray_order = sorted(grids, key=lambda grid: groups.get(grid[0], (grid[0],)))
+    slowest_first = [values for _, values in reversed(ray_order)]
+    names = [name for name, _ in reversed(ray_order)]
+    points = []
+    for combination in itertools.product(*slowest_first):
+        point = dict(zip(names, combination, strict=True))
+        points.append({name: point[name] for name, _ in grids})  # in declaration order
+    return points
+
+
+def nested(config: Mapping[str, Any], groups: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """See :meth:`Space.nested`."""
+    if not isinstance(config, Mapping):
+        raise SpaceError(f"a config must be a mapping of name to value, but got {config!r}.")
+    out: dict[str, Any] = {}
+    made: set[int] = set()  # the groups' dicts made here, as opposed to dict values
+    for name, value in config.items():
+        keys = groups.get(name, (name,))
+        node = out
+        for depth, key in enumerate(keys):
+            there = node.get(key, _ABSENT)
+            if depth == len(keys) - 1:
+                if id(there) in made:
+                    _clash(name, keys, depth)
+                node[key] = value
+            elif there is _ABSENT:
+                node[key] = node = {}
+                made.add(id(node))
+            elif id(there) in made:
+                node = there
+            else:
+                _clash(name, keys, depth)
+    return out
+
+
+_ABSENT = object()
+
+
+def _clash(name: str, keys: tuple[str, ...], depth: int) -> NoReturn:
+    raise SpaceError(
+        f"the group `{SEP.join(keys[: depth + 1])}` cannot be nested: the config also has a "
+        f"value named `{keys[depth]}` there; rename one of them.",
+        path=(name,),
+    )
 
 
 def refuse_conditional(space: Tree, tool: str) -> None:

@@ -3,18 +3,22 @@
 
 Ray Tune, from ours:
 
-============================  ===========================================================
-ours                          Ray Tune
-============================  ===========================================================
-``Float(lo, hi)``             ``tune.uniform(lo, hi)``
-``Float(lo, hi, log=True)``   ``tune.loguniform(lo, hi)``
-``Float(lo, hi, step=q)``     ``tune.quniform(lo, hi, q)`` (``lo`` a multiple of ``q``)
-``Int(lo, hi)``               ``tune.randint(lo, hi + 1)`` (Ray excludes the upper bound)
-``Int(lo, hi, log=True)``     ``tune.lograndint(lo, hi + 1)``
-``Int(lo, hi, step=q)``       ``tune.qrandint(lo, hi, q)`` (``lo`` a multiple of ``q``)
-``Categorical([...])``        ``tune.choice([...])``
-``Constant(v)``               ``v``
-============================  ===========================================================
+==================================  =====================================================
+ours                                Ray Tune
+==================================  =====================================================
+``Float(lo, hi)``                   ``tune.uniform(lo, hi)``
+``Float(lo, hi, log=True)``         ``tune.loguniform(lo, hi)``
+``Float(lo, hi, step=q)``           ``tune.quniform(lo, hi, q)`` (``lo`` a multiple of
+                                    ``q``)
+``Int(lo, hi)``                     ``tune.randint(lo, hi + 1)`` (Ray excludes the upper
+                                    bound)
+``Int(lo, hi, log=True)``           ``tune.lograndint(lo, hi + 1)``
+``Int(lo, hi, step=q)``             ``tune.qrandint(lo, hi, q)`` (``lo`` a multiple of
+                                    ``q``)
+``Categorical([...])``              ``tune.choice([...])``
+``Categorical([...], grid=True)``   ``tune.grid_search([...])``
+``Constant(v)``                     ``v``, a list or dict too (Tune hands it over as it is)
+==================================  =====================================================
 
 Ray draws a quantized value as a multiple of ``q``, so a stepped range whose ``low`` is not one
 is refused; so are conditional branches (Ray's only way, ``tune.sample_from``, is a function a
@@ -124,7 +128,8 @@ def _ray_call(param: Param) -> tuple[str, str]:
     if isinstance(param, Constant):
         return _literal(param.value), ""
     if isinstance(param, Categorical):  # a branch here has only empty options
-        return f"tune.choice([{', '.join(_literal(v) for v in param.options)}])", ""
+        call = "tune.grid_search" if param.grid else "tune.choice"
+        return f"{call}([{', '.join(_literal(v) for v in param.options)}])", ""
     low, high = _literal(param.low), _literal(param.high)
     step = param.step if isinstance(param, Float) or param.step != 1 else None
     if step is not None and not on_grid(param.low, 0, step):
@@ -148,7 +153,15 @@ def _ray_call(param: Param) -> tuple[str, str]:
 
 
 def _literal(value: Any) -> str:
-    """``value`` as Python source: strings in double quotes, numbers and None as ``repr``."""
+    """``value`` as Python source: strings in double quotes, numbers and None as ``repr``,
+    lists, tuples and dicts of them as displays."""
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return f"[{', '.join(_literal(item) for item in value)}]"
+    if isinstance(value, tuple):
+        items = [_literal(item) for item in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     return repr(value)

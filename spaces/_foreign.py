@@ -2,31 +2,40 @@
 
 A Python mapping given to :class:`~spaces.Space` may hold, besides our own parameters:
 
-========================================  ===============================================
-foreign value                             our parameter
-========================================  ===============================================
-``tune.uniform(lo, hi)``                  ``Float(lo, hi)``
-``tune.loguniform(lo, hi)``               ``Float(lo, hi, log=True)``
-``tune.quniform(lo, hi, q)``              ``Float(lo', hi', step=q)``: the multiples of
-                                          ``q`` in ``[lo, hi]``, which Ray draws
-``tune.randint(lo, hi)``                  ``Int(lo, hi - 1)`` (Ray excludes ``hi``)
-``tune.lograndint(lo, hi)``               ``Int(lo, hi - 1, log=True)``
-``tune.qrandint(lo, hi, q)``              ``Int(lo', hi', step=q)``, the multiples of ``q``
-                                          in ``[lo, hi]``; ``q=1``: ``Int(lo, hi - 1)``
-``tune.choice([...])``                    ``Categorical([...])``
-``{"grid_search": [...]}``                ``Categorical([...])``
-a list, tuple, range or 1-D numpy array   ``Categorical([...])`` (scikit-learn's grids)
-``scipy.stats.uniform(loc, scale)``       ``Float(loc, loc + scale)``
-``scipy.stats.loguniform(a, b)``          ``Float(a, b, log=True)`` (also ``reciprocal``)
-``scipy.stats.randint(low, high)``        ``Int(low, high - 1)``
-a mapping of parameters without ``type``  a group: ``{"opt": {"lr": ...}}`` is ``opt__lr``
-========================================  ===============================================
+==========================================  =============================================
+foreign value                               our parameter
+==========================================  =============================================
+``tune.uniform(lo, hi)``                    ``Float(lo, hi)``
+``tune.loguniform(lo, hi)``                 ``Float(lo, hi, log=True)``
+``tune.quniform(lo, hi, q)``                ``Float(lo', hi', step=q)``: the multiples of
+                                            ``q`` in ``[lo, hi]``, which Ray draws
+``tune.randint(lo, hi)``                    ``Int(lo, hi - 1)`` (Ray excludes ``hi``)
+``tune.lograndint(lo, hi)``                 ``Int(lo, hi - 1, log=True)``
+``tune.qrandint(lo, hi, q)``                ``Int(lo', hi', step=q)``, the multiples of
+                                            ``q`` in ``[lo, hi]``; ``q=1``:
+                                            ``Int(lo, hi - 1)``
+``tune.choice([...])``                      ``Categorical([...])``
+``tune.grid_search([...])``                 ``Categorical([...], grid=True)``: every value
+                                            in turn (:meth:`Space.grid_points`)
+``tune.sample_from(fn)``, ``fn`` reading    ``Categorical(sorted values)`` of the at most
+no other parameter                          64 values 2000 calls of ``fn`` draw
+a list, tuple, range or 1-D numpy array     ``Categorical([...])`` (scikit-learn's grids)
+the same in a Ray Tune ``param_space``      ``Constant(value)``: Tune hands it over as it
+                                            is (also an empty dict ``{}``)
+``scipy.stats.uniform(loc, scale)``         ``Float(loc, loc + scale)``
+``scipy.stats.loguniform(a, b)``            ``Float(a, b, log=True)`` (also ``reciprocal``)
+``scipy.stats.randint(low, high)``          ``Int(low, high - 1)``
+a mapping of parameters without ``type``    a group: ``{"opt": {"lr": ...}}`` is
+                                            ``opt__lr`` (:meth:`Space.nested` nests it)
+==========================================  =============================================
 
-They are recognised by duck typing (class name, module name, attributes), so nothing foreign is
-imported. What draws values no parameter here can hold (``tune.sample_from``, ``tune.randn``,
-``scipy.stats.norm``, a log scale with a step) is a :class:`SpaceError` saying why and what to
-write instead. Space *files* keep the explicit form: :func:`check_file_form` refuses the
-shorthands there, where the JSON Schema describes every parameter.
+A mapping is a Ray Tune ``param_space`` when it (or a group in it) holds a Ray domain. They are
+recognised by duck typing (class name, module name, attributes), so nothing foreign is
+imported. What draws values no parameter here can hold (a ``tune.sample_from`` of other
+parameters or of many values, ``tune.randn``, ``scipy.stats.norm``, a log scale with a step) is
+a :class:`SpaceError` saying why and what to write instead. Space *files* keep the explicit
+form: :func:`check_file_form` refuses the shorthands there, where the JSON Schema describes
+every parameter.
 """
 
 from __future__ import annotations
@@ -37,23 +46,19 @@ from typing import Any
 
 from spaces._checks import NAME_RULE, dec, fail, is_name
 from spaces._errors import SpaceError
+from spaces._sample_from import sample_from
 
 #: Joins a group's name and its parameter's name: scikit-learn's ``step__param``.
 SEP = "__"
 
 #: The keys of our parameters' file form: a mapping of only these is a parameter, not a group.
-_FORM_KEYS = frozenset({"type", "low", "high", "log", "step", "default", "choices", "value"})
+_FORM_KEYS = frozenset(
+    {"type", "low", "high", "log", "step", "default", "choices", "value", "grid"}
+)
 
 _OUTSIDE = (
     "which a declarative space cannot hold; write it as a conditional branch or inside the "
     "objective."
-)
-_SAMPLE_FROM = (
-    "tune.sample_from draws its values with a function of yours, which a declarative space "
-    "cannot hold (its sampler must see the values); write tune.choice([...]) of the values it "
-    "draws, or a range as tune.randint(low, high) or tune.lograndint(low, high) (Int(low, "
-    "high - 1, log=True)); a value computed from other parameters belongs in a conditional "
-    "branch or in the objective."
 )
 _NO_LOG_STEP = (
     "a space cannot combine a log scale with a step (nor can Optuna); write "
@@ -124,11 +129,12 @@ def mentions_ray(params: Mapping[Any, Any]) -> bool:
 # -- groups -----------------------------------------------------------------------------------
 
 
-def expand(params: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
-    """``(name, value)`` for every parameter, a group's under ``group__name``, in order."""
-    items = list(_expand(params, ""))
+def expand(params: Mapping[Any, Any]) -> list[tuple[Any, Any, tuple[Any, ...]]]:
+    """``(name, value, keys)`` for every parameter, a group's under ``group__name``, in order;
+    ``keys`` is where the value sat in ``params`` (``("opt", "lr")`` for ``opt__lr``)."""
+    items = list(_expand(params, "", ()))
     seen: set[Any] = set()
-    for name, _ in items:
+    for name, _, _ in items:
         if isinstance(name, str) and name in seen:
             raise SpaceError(
                 f"the name is given twice, once as `{name}` and once as a group's parameter "
@@ -139,7 +145,9 @@ def expand(params: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
     return items
 
 
-def _expand(params: Mapping[Any, Any], prefix: str) -> Iterator[tuple[Any, Any]]:
+def _expand(
+    params: Mapping[Any, Any], prefix: str, keys: tuple[Any, ...]
+) -> Iterator[tuple[Any, Any, tuple[Any, ...]]]:
     for name, value in params.items():
         if not prefix:
             full = name
@@ -151,9 +159,9 @@ def _expand(params: Mapping[Any, Any], prefix: str) -> Iterator[tuple[Any, Any]]
                 f"a parameter name must be made of {NAME_RULE}.", path=(f"{prefix}{SEP}{label}",)
             )
         if is_group(value) and is_name(full):
-            yield from _expand(value, full)
+            yield from _expand(value, full, (*keys, name))
         else:
-            yield full, value
+            yield full, value, (*keys, name)
 
 
 # -- one value ---------------------------------------------------------------------------------
@@ -162,27 +170,57 @@ def _expand(params: Mapping[Any, Any], prefix: str) -> Iterator[tuple[Any, Any]]
 def convert(value: Any, *, ray: bool = False) -> Any:
     """The file form of a foreign parameter, or ``value`` itself if it is not foreign.
 
-    ``ray``: the mapping is a Ray Tune ``param_space``, where a list is one constant value.
+    ``ray``: the mapping is a Ray Tune ``param_space``, where a list, a tuple, an array and an
+    empty dict are one constant value (Tune hands them to the trainable as they are).
     """
     if is_ray_domain(value):
         return _ray_domain(value)
     if _is_ray_dict(value):
         if "eval" in value:
             fail(f"Ray's {{'eval': ...}} is code run on other parameters, {_OUTSIDE}")
-        return {"type": "categorical", "choices": _choices(value["grid_search"], "grid_search")}
+        choices = _choices(value["grid_search"], "grid_search")
+        return {"type": "categorical", "choices": choices, "grid": True}
     if _is_scipy(value):
         return _scipy(value)
+    if ray and (_module(value) == "numpy" or isinstance(value, list | tuple | range | Mapping)):
+        return _ray_constant(value)
     if _module(value) == "numpy" and getattr(value, "ndim", None) in (0, 1):
         value = value.tolist()  # an array's values, or a numpy scalar's Python value
     if isinstance(value, list | tuple | range):
-        if ray:
-            fail(
-                "in a Ray Tune param_space a list is one constant value, which a space cannot "
-                "hold (its constants are single values); for a choice write "
-                f"tune.choice({list(value)!r})."
-            )
         return {"type": "categorical", "choices": _choices(value, "list")}
     return value
+
+
+def _ray_constant(value: Any) -> Any:
+    """A list, tuple, array or empty dict of a ``param_space``: one constant, unless Ray would
+    draw values inside it (it resolves domains nested in lists and dicts)."""
+    if isinstance(value, Mapping) and value:
+        return value  # a mapping that is not a group: a parameter's file form
+    if isinstance(value, range):
+        value = list(value)
+    inside = _drawn_inside(value)
+    if inside is not None:
+        fail(
+            f"in a Ray Tune param_space a list is one constant value, and this one holds "
+            f"{inside}, which a space cannot draw inside a list; give each drawn value its own "
+            "parameter and build the list in the objective."
+        )
+    return {"type": "constant", "value": value}
+
+
+def _drawn_inside(value: Any, within: frozenset[int] = frozenset()) -> str | None:
+    """What Ray would draw inside a list or dict (a domain, a grid_search), or ``None``."""
+    if not isinstance(value, list | tuple | Mapping) or id(value) in within:
+        return None  # a list that holds itself is refused as a constant
+    for item in value.values() if isinstance(value, Mapping) else value:
+        if is_ray_domain(item):
+            return f"a Ray Tune {type(item).__name__} domain"
+        if _is_ray_dict(item):
+            return f"Ray's {{{next(iter(item))!r}: ...}}"
+        found = _drawn_inside(item, within | {id(value)})
+        if found is not None:
+            return found
+    return None
 
 
 def _choices(values: Any, what: str) -> list[Any]:
@@ -199,9 +237,12 @@ def _choices(values: Any, what: str) -> list[Any]:
 def _ray_domain(domain: Any) -> dict[str, Any]:
     kind = type(domain).__name__
     if kind == "Function":
-        fail(_SAMPLE_FROM)
+        return sample_from(domain)
     if kind == "Categorical":
-        return {"type": "categorical", "choices": _choices(domain.categories, "tune.choice")}
+        is_grid = getattr(domain, "is_grid", None)
+        choices = _choices(domain.categories, "tune.choice")
+        grid = {"grid": True} if callable(is_grid) and is_grid() is True else {}
+        return {"type": "categorical", "choices": choices, **grid}
     sampler: Any = getattr(domain, "sampler", None)
     q = None
     if "Quantized" in _class_names(sampler):

@@ -10,6 +10,7 @@ The categorical, whose options may carry sub-spaces, lives with :class:`~spaces.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
@@ -25,13 +26,14 @@ from spaces._checks import (
     fmt,
     integer,
     is_number,
+    json_key,
+    json_value,
     on_grid,
     param_repr,
-    scalar,
-    scalar_key,
+    plain,
     steps,
 )
-from spaces._types import NO_DEFAULT, NoDefault, Scalar, Suggester
+from spaces._types import NO_DEFAULT, NoDefault, Suggester
 
 _NO_BRANCHES: Mapping[str, Any] = MappingProxyType({})
 
@@ -278,24 +280,35 @@ class Int:
 class Constant:
     """A fixed value that appears in the config but is never suggested.
 
-    ``value`` is a JSON scalar (str, int, float, bool or None); in a file a bare value is
-    shorthand for a constant (``penalty: l2``).
+    ``value`` is any JSON value: a scalar (str, int, float, bool or None), or a list, tuple or
+    str-keyed dict of JSON values (a Ray Tune ``param_space``'s ``"layers": [64, 32]``). It is
+    copied when the constant is built, and each config gets its own copy (:meth:`fresh`), so a
+    trial that changes its list leaves the space alone. In a file a bare scalar is shorthand for
+    a constant (``penalty: l2``).
 
     >>> Constant("l2")
     Constant('l2')
+    >>> Constant([64, 32]).to_dict()
+    {'type': 'constant', 'value': [64, 32]}
     """
 
-    value: Scalar = field(compare=False)
-    _key: tuple[str, Scalar] = field(init=False, repr=False, compare=True)
+    value: Any = field(compare=False)
+    _key: tuple[Any, ...] = field(init=False, repr=False, compare=True)
 
     def __post_init__(self) -> None:
-        value = scalar("value", self.value)
+        value = json_value("value", self.value)
         object.__setattr__(self, "value", value)
-        object.__setattr__(self, "_key", scalar_key(value))
+        object.__setattr__(self, "_key", json_key(value))
+
+    def fresh(self) -> Any:
+        """The value for one config: a copy when it is a list or a dict."""
+        if isinstance(self.value, list | tuple | dict):
+            return copy.deepcopy(self.value)
+        return self.value
 
     def to_dict(self) -> dict[str, Any]:
-        """The explicit file form, ``{"type": "constant", "value": ...}``."""
-        return {"type": "constant", "value": self.value}
+        """The explicit file form, ``{"type": "constant", "value": ...}`` (a tuple as a list)."""
+        return {"type": "constant", "value": plain(self.value)}
 
     def __repr__(self) -> str:
         return f"Constant({self.value!r})"

@@ -12,52 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
+from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
 from spaces import _compile, _foreign
-from spaces._checks import NAME_RULE, fail, is_name, param_repr, scalar, scalar_key
+from spaces._branches import Branches
+from spaces._checks import NAME_RULE, fail, flag, is_name, param_repr, scalar, scalar_key
 from spaces._errors import SpaceError
 from spaces._params import Constant, Float, Int
 from spaces._types import NO_DEFAULT, NoDefault, Scalar, Suggester
-
-
-class Branches(Mapping[str, "Space"]):
-    """The options of a conditional branch: an immutable mapping of option name to sub-space."""
-
-    __slots__ = ("_items", "_index")
-
-    _items: tuple[tuple[str, Space], ...]
-    _index: dict[str, Space]
-
-    def __init__(self, items: Sequence[tuple[str, Space]]) -> None:
-        object.__setattr__(self, "_items", tuple(items))
-        object.__setattr__(self, "_index", dict(self._items))
-
-    def __getitem__(self, option: str) -> Space:
-        return self._index[option]
-
-    def __iter__(self) -> Iterator[str]:
-        return (option for option, _ in self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Branches):
-            return NotImplemented
-        return self._items == other._items
-
-    def __hash__(self) -> int:
-        return hash(self._items)
-
-    def __repr__(self) -> str:
-        return "{" + ", ".join(f"{option!r}: {space!r}" for option, space in self._items) + "}"
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Branches, (self._items,))
 
 
 @dataclass(frozen=True, repr=False)
@@ -69,7 +32,10 @@ class Categorical:
     mapping of option name to sub-space (a :class:`Space` or a mapping accepted by it): a
     *conditional branch*, whose option's parameters exist only when that option is chosen.
     ``default`` must be one of the choices (an option name, for a branch). ``default=None``
-    means no default unless ``None`` is one of the choices.
+    means no default unless ``None`` is one of the choices. ``grid=True`` marks a grid (Ray
+    Tune's ``tune.grid_search``): every trial still suggests it as a categorical, and
+    :meth:`Space.grid_points` lists the combinations the engine runs in turn. A grid's choices
+    are values, and it lies at the top level of a space, not inside a branch.
 
     >>> Categorical(["uniform", "distance"], default="uniform")
     Categorical(['uniform', 'distance'], default='uniform')
@@ -80,12 +46,16 @@ class Categorical:
     choices: Sequence[Scalar] | Mapping[str, Any] = field(compare=False)
     _: KW_ONLY
     default: Scalar | NoDefault = field(default=NO_DEFAULT, compare=False)
+    grid: bool = field(default=False, compare=False)
     _key: tuple[Any, ...] = field(init=False, repr=False, compare=True)
 
     def __post_init__(self) -> None:
         choices = self.choices
         normal: tuple[Scalar, ...] | Branches
+        grid = flag("grid", self.grid)
         if isinstance(choices, Mapping):
+            if grid:
+                fail("a grid's choices are values, not options carrying sub-spaces.")
             normal = _branches(choices)
             values: tuple[Scalar, ...] = tuple(normal)
         elif isinstance(choices, Sequence) and not isinstance(choices, str | bytes):
@@ -119,7 +89,7 @@ class Categorical:
         default_key = default if default is NO_DEFAULT else scalar_key(default)
         object.__setattr__(self, "choices", normal)
         object.__setattr__(self, "default", default)
-        object.__setattr__(self, "_key", (key, default_key))
+        object.__setattr__(self, "_key", (key, default_key, grid))
 
     @property
     def is_branch(self) -> bool:
@@ -134,7 +104,7 @@ class Categorical:
     @property
     def branches(self) -> Mapping[str, Space]:
         """Option name -> sub-space for a branch; empty for a plain categorical."""
-        return self.choices if isinstance(self.choices, Branches) else Branches(())
+        return self.choices if isinstance(self.choices, Branches) else Branches[Space](())
 
     @property
     def has_default(self) -> bool:
@@ -154,13 +124,15 @@ class Categorical:
         else:
             choices = list(self.choices)
         out: dict[str, Any] = {"type": "categorical", "choices": choices}
+        if self.grid:
+            out["grid"] = True
         if self.has_default:
             out["default"] = self.default
         return out
 
     def __repr__(self) -> str:
         choices = self.choices if isinstance(self.choices, Branches) else list(self.choices)
-        return param_repr(self, (choices,))
+        return param_repr(self, (choices,), grid=False)
 
     def check_value(self, value: object) -> Scalar:
         """The choice equal to ``value``; raise :class:`SpaceError` if there is none."""
@@ -202,6 +174,14 @@ def _branches(choices: Mapping[Any, Any]) -> Branches:
                 f"(an empty one for no parameters), but got {sub!r}.",
                 path=(option,),
             )
+        for name, param in space.items():
+            if isinstance(param, Categorical) and param.grid:
+                raise SpaceError(
+                    "grids are top level only: a grid (tune.grid_search) cannot lie inside a "
+                    "conditional branch; move it to the top level, or make it a plain "
+                    "categorical.",
+                    path=(option, name),
+                )
         items.append((option, space))
     return Branches(items)
 
@@ -219,9 +199,12 @@ class Space(Mapping[str, Param]):
     changing it later does not change the space.
 
     It may also hold what other tools write, converted once here (see :mod:`spaces._foreign`):
-    Ray Tune's sample domains and ``grid_search``, a list (a choice, as in scikit-learn's
-    ``param_grid``), frozen ``scipy.stats`` distributions, and groups: a nested mapping of
-    parameters without ``type``, whose parameter ``p`` in group ``g`` is named ``g__p``.
+    Ray Tune's sample domains, ``grid_search`` (a grid, :meth:`grid_points`) and
+    ``sample_from`` of a function of its own, a list (a choice, as in scikit-learn's
+    ``param_grid``; one constant in a Ray Tune ``param_space``), frozen ``scipy.stats``
+    distributions, and groups: a nested mapping of parameters without ``type``, whose parameter
+    ``p`` in group ``g`` is named ``g__p`` (:meth:`nested` nests a config again). The groups
+    are remembered, not part of equality nor of the file form, whose names carry them flat.
 
     Each parameter has a *full path*: a top-level ``C`` is ``C``; ``C`` in the option ``svm`` of
     the branch ``model`` is ``model.svm.C``. Optuna stores values under full paths; the config an
@@ -237,15 +220,20 @@ class Space(Mapping[str, Param]):
     {'model': 'knn', 'n_neighbors': 7}
     """
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_items", "_index", "_groups")
 
     _items: tuple[tuple[str, Param], ...]
     _index: dict[str, Param]
+    #: name -> where it sat in the mapping, for a group's parameter: ``opt__lr`` -> (opt, lr)
+    _groups: Mapping[str, tuple[str, ...]]
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
-        items = _build(params if params is not None else {})
+        items, groups = _build(params if params is not None else {})
+        if isinstance(params, Space):
+            groups = dict(params._groups)
         object.__setattr__(self, "_items", items)
         object.__setattr__(self, "_index", dict(items))
+        object.__setattr__(self, "_groups", MappingProxyType(dict(groups)))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Space:
@@ -295,7 +283,7 @@ class Space(Mapping[str, Param]):
         raise AttributeError("Space is immutable; build a new one")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Space, (dict(self._items),))
+        return (_restore, (dict(self._items), dict(self._groups)))
 
     # -- the parameters by full path ------------------------------------------------------
 
@@ -357,17 +345,62 @@ class Space(Mapping[str, Param]):
         """
         return _compile.grid(self)
 
+    # -- Ray Tune ------------------------------------------------------------------------------
 
-def _build(params: Mapping[str, Any]) -> tuple[tuple[str, Param], ...]:
-    """Validate names and parameters, and check that no two active names collide."""
+    def grid_points(self) -> list[dict[str, Any]]:
+        """Every combination of the grid parameters' values (``Categorical(..., grid=True)``,
+        Ray Tune's ``tune.grid_search``), each as full path -> value; ``[]`` without a grid.
+
+        In Ray Tune's order: the grid parameters sorted by where they sit in the mapping the
+        space was built from (a group's ``opt__lr`` at ``("opt", "lr")``), the first varying
+        fastest. The engine runs one trial per point, the other parameters sampled.
+        """
+        return _compile.grid_points(self, self._groups)
+
+    @property
+    def grid_size(self) -> int:
+        """How many :meth:`grid_points` there are; 1 without a grid (the space runs once)."""
+        return _compile.grid_size(self)
+
+    def nested(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` with the groups of the mapping the space was built from nested again, as
+        a Ray Tune trainable receives it: ``{"opt__lr": 0.1, "steps": 5}`` becomes
+        ``{"opt": {"lr": 0.1}, "steps": 5}``. A name written flat stays flat, as do all names
+        of a space read from a file (its names carry no groups)."""
+        return _compile.nested(config, self._all_groups())
+
+    def _all_groups(self) -> dict[str, tuple[str, ...]]:
+        """The groups of this space and of its options' sub-spaces, by short name."""
+        groups = dict(self._groups)
+        for _, param in self._items:
+            if isinstance(param, Categorical):
+                for sub in param.branches.values():
+                    for name, keys in sub._all_groups().items():
+                        groups.setdefault(name, keys)
+        return groups
+
+
+def _restore(params: dict[str, Param], groups: dict[str, tuple[str, ...]]) -> Space:
+    """A pickled space again, with the groups it was built from."""
+    space = Space(params)
+    object.__setattr__(space, "_groups", MappingProxyType(groups))
+    return space
+
+
+def _build(
+    params: Mapping[str, Any],
+) -> tuple[tuple[tuple[str, Param], ...], dict[str, tuple[str, ...]]]:
+    """Validate names and parameters, and check that no two active names collide; return the
+    parameters and the groups' (name -> keys in ``params``)."""
     if not isinstance(params, Mapping):
         raise SpaceError(
             "a space must be a mapping of parameter name to parameter, but got "
             f"{params!r} of type {type(params).__name__}."
         )
     items = []
+    groups = {}
     ray = _foreign.mentions_ray(params)
-    for name, value in _foreign.expand(params):
+    for name, value, keys in _foreign.expand(params):
         if not is_name(name):
             label = name if isinstance(name, str) else repr(name)
             raise SpaceError(f"a parameter name must be made of {NAME_RULE}.", path=(label,))
@@ -376,32 +409,10 @@ def _build(params: Mapping[str, Any]) -> tuple[tuple[str, Param], ...]:
         except SpaceError as error:
             raise error.within(name) from None
         items.append((name, param))
-    _check_collisions(items)
-    return tuple(items)
-
-
-def _check_collisions(items: list[tuple[str, Param]]) -> None:
-    """Two parameters that can be active together must have different short names.
-
-    Paths alternate names and options: ``(model, svm, C)``. Two paths that first differ in an
-    option are in sibling options of one branch and never active together; otherwise (they
-    first differ in a name, or one lies under the other) they can be.
-    """
-    seen: dict[str, list[tuple[str, ...]]] = {}
-    for parts, _ in _compile.walk(items):
-        name = parts[-1]
-        for other in seen.get(name, []):
-            first_difference = next(
-                (i for i, (a, b) in enumerate(zip(parts, other, strict=False)) if a != b), None
-            )
-            if first_difference is None or first_difference % 2 == 0:
-                raise SpaceError(
-                    f"the name `{name}` is also used by `{{other}}`, and both can be active at "
-                    "the same time; the config uses short names, so rename one of them.",
-                    path=parts,
-                    other=other,
-                )
-        seen.setdefault(name, []).append(parts)
+        if len(keys) > 1:
+            groups[name] = keys
+    _compile.check_collisions(items)
+    return tuple(items), groups
 
 
 #: Per type: (allowed keys, required keys) of its file form.
@@ -418,7 +429,7 @@ _KEYS: Final[dict[str, tuple[type[Any], frozenset[str], frozenset[str]]]] = {
     ),
     "categorical": (
         Categorical,
-        frozenset({"type", "choices", "default"}),
+        frozenset({"type", "choices", "default", "grid"}),
         frozenset({"type", "choices"}),
     ),
     "constant": (Constant, frozenset({"type", "value"}), frozenset({"type", "value"})),

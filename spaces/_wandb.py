@@ -12,7 +12,7 @@ ours                            W&B ``parameters:`` entry
 ``Int(lo, hi)``                 ``distribution: int_uniform``, ``min``, ``max``
 ``Int(lo, hi, log=True)``       ``distribution: q_log_uniform_values``, ``min``, ``max``, ``q: 1``
 ``Int(lo, hi, step=q)``         ``distribution: q_uniform``, ``min``, ``max``, ``q`` (ints)
-``Categorical([...])``          ``distribution: categorical``, ``values``
+``Categorical([...])``          ``distribution: categorical``, ``values`` (a grid's too)
 ``Constant(v)``                 ``value: v``
 ==============================  ============================================================
 
@@ -112,7 +112,7 @@ def to_wandb(
 
 def _to_wandb(param: Param) -> dict[str, Any]:
     if isinstance(param, Constant):
-        return {"value": param.value}
+        return {"value": param.to_dict()["value"]}
     if isinstance(param, Categorical):  # a branch here has only empty options
         return {"distribution": "categorical", "values": list(param.options)}
     if param.low == param.high:

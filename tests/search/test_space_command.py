@@ -2,7 +2,7 @@
 
 Study files hand the engine a Ray Tune ``param_space`` or scikit-learn-style
 ``param_distributions`` (lists and frozen scipy.stats distributions) unchanged, and run; a
-``tune.sample_from`` is one line and exit status 2. The ``space`` command prints a space file,
+``tune.sample_from`` of other parameters is one line and exit status 2. The ``space`` command prints a space file,
 a ready-made space or a study's space as a W&B sweep, Ray Tune code or JSON.
 """
 
@@ -115,17 +115,19 @@ def test_scipy_param_distributions_run_unchanged(write_study, tmp_path) -> None:
 
 
 def test_a_sample_from_study_is_one_line_naming_the_parameter(write_study, tmp_path) -> None:
-    space = RAY_SPACE.replace("tune.loguniform(1e-3, 1e-1)", "tune.sample_from(lambda s: 0.01)")
+    """A sample_from of other parameters is refused; one that draws from a few values is a
+    choice of them (tests/spaces/test_spaces_tune.py)."""
+    space = RAY_SPACE.replace("tune.loguniform(1e-3, 1e-1)",
+                              "tune.sample_from(lambda spec: spec.config.x * 0.01)")
     path = write_study(RAY_STUDY.format(space=space, trials=2, sampler="tpe"))
     before = sorted(p.name for p in tmp_path.iterdir())
     result = _run(path, tmp_path)
     assert result.returncode == 2
     assert result.stderr == (
-        "error: space: lr: tune.sample_from draws its values with a function of yours, which a "
-        "declarative space cannot hold (its sampler must see the values); write "
-        "tune.choice([...]) of the values it draws, or a range as tune.randint(low, high) or "
-        "tune.lograndint(low, high) (Int(low, high - 1, log=True)); a value computed from "
-        "other parameters belongs in a conditional branch or in the objective.\n"
+        "error: space: lr: tune.sample_from calls a function of other parameters (it reads its "
+        "spec or config), which a declarative space cannot hold (its sampler must see the "
+        "values); a value that depends on another parameter belongs in a conditional branch, "
+        "or compute it in the objective.\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
 

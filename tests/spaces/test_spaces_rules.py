@@ -144,9 +144,10 @@ RULES: list[tuple[str, Any, str]] = [
     ),
     # constant
     (
-        "const-value-scalar",
-        {"type": "constant", "value": [1]},
-        "`value` must be a str, int, float, bool or None, but got value=[1] of type list.",
+        "const-value-json",
+        {"type": "constant", "value": [1, {2}]},
+        "`value` must be a JSON value (str, int, float, bool, None, or lists and dicts of them), "
+        "but got value=[1, {2}], which holds {2} of type set.",
     ),
     ("const-value-finite", {"type": "constant", "value": math.nan}, "`value` must be finite"),
     # the file form
@@ -165,7 +166,8 @@ RULES: list[tuple[str, Any, str]] = [
     (
         "form-unknown-key-cat",
         {**CAT, "log": True},
-        "unknown key 'log' for type categorical; the allowed keys are: choices, default, type.",
+        "unknown key 'log' for type categorical; the allowed keys are: choices, default, grid, "
+        "type.",
     ),
     (
         "form-missing-key",
@@ -279,8 +281,9 @@ def test_a_space_must_be_a_mapping() -> None:
         ),
         (lambda: Categorical([]), "`choices` must contain one or more elements."),
         (
-            lambda: Constant([1]),  # type: ignore[arg-type]
-            "`value` must be a str, int, float, bool or None, but got value=[1] of type list.",
+            lambda: Constant({1, 2}),
+            "`value` must be a JSON value (str, int, float, bool, None, or lists and dicts of "
+            "them), but got value={1, 2} of type set.",
         ),
     ],
 )
