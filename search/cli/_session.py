@@ -216,7 +216,8 @@ class RunSession:
         budget = Budget(trials=trials, deadline=deadline, stop_rule=prep.stop_rule())
         engine = Engine(opt, prep.parts.space, pool, budget,
                         on_finished=self._finished(callbacks), retries=self.options.retries(),
-                        goals=prep.parts.goals, stop_requested=stop_requested)
+                        goals=prep.parts.goals, stop_requested=stop_requested,
+                        directory=self.directory, keep_checkpoints=self.options.keep_checkpoints)
         stop = engine.run()
         if engine.mismatch is not None:
             raise RunError(f"{engine.mismatch}; see {self.directory / 'search.log'}")

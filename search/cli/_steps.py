@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.core._checkpoints import CHECKPOINT, RESTORE_FROM
 from search.core._errors import UserError
 from search.core._faults import fault_point
 from search.core._folder import (
@@ -122,7 +123,15 @@ def open_study(
         storage.set_trial_system_attr(trial._trial_id, ABANDONED, True)
         storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run was killed")
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        if CHECKPOINT in trial.system_attrs:  # it runs again first, from its last checkpoint
+            opt.enqueue_trial(trial.params, user_attrs={RESTORE_FROM: trial.number,
+                                                        **_carried(trial)})
     return opt
+
+
+def _carried(trial: Any) -> dict[str, Any]:
+    """What a continued trial keeps of the one it continues (a PBT member's lineage)."""
+    return {key: trial.user_attrs[key] for key in ("pbt",) if key in trial.user_attrs}
 
 
 def say_sampler(prep: Prepared) -> None:

@@ -77,6 +77,8 @@ class Run:
     rows: Any = None
     trial: TrialSnapshot | None = None
     study: StudySnapshot | None = None
+    restore: dict[str, Any] | None = None  # the checkpoint it continues from (_checkpoints)
+    keep_checkpoints: int | None = None  # the last N (and the best) stay; None: the last
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +143,9 @@ class Report:
     step: int
 
 
-#: what an :class:`Attr` sets: a user attribute, a system attribute, or a constraint value
-ATTR_KINDS = ("user", "system", "constraint")
+#: what an :class:`Attr` sets: a user attribute, a system attribute, a constraint value, a
+#: checkpoint saved (its path and files' sha256), or the metrics reported at a step
+ATTR_KINDS = ("user", "system", "constraint", "checkpoint", "metrics")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.core._channel import (
@@ -34,12 +35,21 @@ from search.core._channel import (
     StudyState,
     TrialSnapshot,
 )
+from search.core._checkpoints import CHECKPOINT, record, restore_for
 from search.core._goals import Goals, ShapeMismatch
 from search.core._keyed import sign_trial_files
 from search.core._observers import TrialsFn
 from search.core._outcome import COMPLETE, FAIL, PRUNED, failure
+from search.core._pbt import PBT, PBT_ATTR
 from search.core._pool import Died, Worker, WorkerPool
-from search.core._trials import ABANDONED, FILES, WORKER, best_trial, counts_toward_budget
+from search.core._trials import (
+    ABANDONED,
+    FILES,
+    METRICS,
+    WORKER,
+    best_trial,
+    counts_toward_budget,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -80,6 +90,7 @@ class _Running:
     attempt: int = 1
     steps: set[int] = field(default_factory=set)
     deaths: list[str] = field(default_factory=list)
+    metrics: dict[int, Any] = field(default_factory=dict)  # step -> every metric reported
 
 
 def trials_used(study: optuna.Study) -> int:
@@ -105,6 +116,8 @@ class Engine:
         rows: Any = None,
         goals: Goals | None = None,
         stop_requested: Callable[[], bool] | None = None,
+        directory: Path | None = None,
+        keep_checkpoints: int | None = None,
     ) -> None:
         self.study = study
         self.goals = goals  # None: the objective returns one number
@@ -113,9 +126,14 @@ class Engine:
         self.budget = budget
         self.retries = retries
         self.rows = rows  # the rows of the development data the trials use (nested CV)
+        self.directory = directory  # the study folder: trials' checkpoints (None: in memory)
+        self.keep_checkpoints = keep_checkpoints
         self._on_finished = on_finished
         self._running: dict[Worker, _Running] = {}
         self._again: collections.deque[_Running] = collections.deque()
+        self._pbt = study.pruner if isinstance(study.pruner, PBT) else None
+        self._segments: collections.deque[tuple[dict[str, Any], dict[str, Any]]] = \
+            collections.deque()  # PBT: members' next segments, which no budget stops
         self._closed = False
         self._used = 0
         self._stop_requested = stop_requested or (lambda: False)
@@ -132,9 +150,9 @@ class Engine:
         if not self._multi:
             self._best = best_trial(self.study.get_trials(deepcopy=False), self._direction)
         try:
-            while self._running or self._again or not self._closed:
+            while self._running or self._again or self._pending_segments or not self._closed:
                 self._dispatch()
-                if not (self._running or self._again) and self._closed:
+                if not (self._running or self._again or self._pending_segments) and self._closed:
                     break
                 for worker, message in self.pool.events(self._wait()):
                     self._handle(worker, message)
@@ -154,8 +172,12 @@ class Engine:
             self._system_attr(running.trial, WORKER, f"{worker.host}:{worker.pid}")
             trial = running.trial
             stored = self.study._storage.get_trial(trial._trial_id)
+            restore = restore_for(stored, lambda: self.study.get_trials(deepcopy=False),
+                                  self.directory)
             job = Run(trial.number, running.config, running.attempt, self.rows,
-                      trial=_trial_snapshot(stored), study=self._study_snapshot())
+                      trial=_trial_snapshot(stored), study=self._study_snapshot(),
+                      restore=restore.as_message() if restore is not None else None,
+                      keep_checkpoints=self.keep_checkpoints)
             self.pool.send(worker, job)
 
     def _study_snapshot(self) -> StudySnapshot:
@@ -170,15 +192,39 @@ class Engine:
         return self._snapshot
 
     def _next(self) -> _Running | None:
-        """A new trial with its config, or ``None`` once the budget allows no more."""
+        """The next trial to start: a new one while the budget allows, else a PBT member's
+        next segment; ``None`` when none may start now."""
+        running = self._new_trial()
+        if running is None and self._segments and self.ended_by is None:
+            return self._next_segment()
+        return running
+
+    @property
+    def _pending_segments(self) -> bool:
+        return bool(self._segments) and self.ended_by is None
+
+    def _next_segment(self) -> _Running:
+        """A PBT member goes on, the one with the least training first, outside the budget
+        (a timeout or a stop ends the population too)."""
+        params, attrs = min(self._segments, key=lambda s: s[1][PBT_ATTR]["from_step"])
+        self._segments.remove((params, attrs))
+        self.study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
+        trial = self.study.ask()
+        return _Running(trial, self.space.sample(trial))
+
+    def _new_trial(self) -> _Running | None:
+        """A new trial of the budget with its config, or ``None`` once no more may start."""
         while not self._closed:
             if INTERRUPTED.is_set():  # a library swallowed the KeyboardInterrupt: raise it again
                 raise KeyboardInterrupt
             if self._spent():
                 self._closed = True
                 return None
+            self._fix_next()
             trial = self.study.ask()
             self._used += 1
+            if self._pbt is not None:
+                trial.set_user_attr(PBT_ATTR, self._pbt.first_segment(trial.number))
             try:
                 return _Running(trial, self.space.sample(trial))
             except Exception as exc:  # noqa: BLE001 - the trial fails alone, as any other
@@ -186,6 +232,16 @@ class Engine:
                 log.error("trial %d: sampling failed:\n%s", trial.number, lost.detail)
                 self._tell(_Running(trial, {}), FAIL, error=f"sampling failed: {lost.error}")
         return None
+
+    def _fix_next(self) -> None:
+        """Values the next new trial takes, unless a trial waits already: a space with grid
+        parameters (``tune.grid_search``) gives each trial the next grid point in turn, and a PBT
+        member starts at the constants PBT mutates; the sampler draws the other parameters."""
+        points = self.space.grid_points() if hasattr(self.space, "grid_points") else []
+        fixed = dict(points[self._used % len(points)]) if points else {}
+        fixed.update(self._pbt.first_values() if self._pbt is not None else {})
+        if fixed and not self.study.get_trials(deepcopy=False, states=(_waiting(),)):
+            self.study.enqueue_trial(fixed, skip_if_exists=False)
 
     def _spent(self) -> bool:
         from optuna.samplers import GridSampler
@@ -230,7 +286,7 @@ class Engine:
                 running.steps.add(message.step)
                 running.trial.report(message.value, message.step)
         elif isinstance(message, Attr):
-            self._attr(running.trial, message)
+            self._attr(running, message)
         elif isinstance(message, Ask):
             self.pool.answer(worker, self._answer(running, message))
         elif isinstance(message, Done):
@@ -256,9 +312,15 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - raised again in the trial
             return exc
 
-    def _attr(self, trial: optuna.Trial, attr: Attr) -> None:
-        """Keep what a trial set: a user attribute, a system attribute, a constraint value."""
-        if attr.kind == "constraint":
+    def _attr(self, running: _Running, attr: Attr) -> None:
+        """Keep what a trial set: a user attribute, a system attribute, a constraint value, a
+        checkpoint it saved, the metrics it reported at a step (kept until it ends)."""
+        trial = running.trial
+        if attr.kind == "checkpoint":
+            self._system_attr(trial, CHECKPOINT, record(trial.number, attr.value))
+        elif attr.kind == "metrics":
+            running.metrics[int(attr.key)] = attr.value
+        elif attr.kind == "constraint":
             trial.set_constraint(attr.key, float(attr.value))
         elif attr.kind == "system":
             if not str(attr.key).startswith("search:"):  # the framework's own keys stay its own
@@ -302,6 +364,11 @@ class Engine:
         trial = running.trial
         if running.deaths:
             trial.set_user_attr("worker_deaths", running.deaths)
+        if running.metrics:
+            self._system_attr(trial, METRICS, [running.metrics[s] for s in sorted(running.metrics)])
+        segment = self._pbt is not None and state == PRUNED
+        if segment:  # a PBT segment ended: its member trains on in the next one
+            state, value = COMPLETE, _last_value(self.study, trial)
         if state == COMPLETE:
             try:
                 read = self._read(trial, value)
@@ -318,6 +385,9 @@ class Engine:
             trial.set_user_attr("error", error or "failed")
             finished = self.study.tell(trial, state=TrialState.FAIL)
         log_finished(finished)
+        if segment and self._pbt is not None and finished.state.name == "COMPLETE":
+            self._segments.append(self._pbt.next_segment(
+                finished, self.study.get_trials(deepcopy=False), self._direction == "maximize"))
         self._keep_best(finished)
         if self._on_finished is not None:
             self._on_finished(finished, lambda: self.study.get_trials(deepcopy=False))
@@ -404,6 +474,18 @@ def suggest(trial: optuna.Trial, name: str, distribution: Any) -> Any:
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     raise TypeError(f"parameter {name!r}: no suggest_* draws a {type(distribution).__name__}")
+
+
+def _last_value(study: optuna.Study, trial: optuna.Trial) -> float | None:
+    """The last value a trial reported (a PBT segment's value)."""
+    reported = study._storage.get_trial(trial._trial_id).intermediate_values
+    return reported[max(reported)] if reported else None
+
+
+def _waiting() -> Any:
+    from optuna.trial import TrialState
+
+    return TrialState.WAITING
 
 
 def log_finished(trial: FrozenTrial) -> None:

@@ -117,6 +117,11 @@ class RunOptions:
         f"runs again a trial whose process died, up to N times (default {DEFAULT_MAX_RETRIES})",
         parse=NON_NEGATIVE_INT, metavar="N",
     )
+    keep_checkpoints: int | None = option(
+        "--keep-checkpoints",
+        "a trial keeps its last N checkpoints, and its best (default: the last and the best)",
+        parse=POSITIVE_INT, metavar="N",
+    )
     sampler: str | None = option(
         "--sampler", "Optuna sampler (default auto: chosen for the study, see README)", choices=SAMPLERS, study=True
     )

@@ -6,6 +6,7 @@ data, their fit to each other), so that a bad study exits 2 with nothing written
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,11 @@ def prepare(
         if leaks and study.strict:
             more = f" (and {len(leaks) - 1} more)" if len(leaks) > 1 else ""
             raise UserError(f"leak check (strict): {leaks[0].message}{more}")
+    if hasattr(study.pruner, "widen"):  # PBT: the names it mutates become parameters
+        try:
+            parts = dataclasses.replace(parts, space=study.pruner.widen(parts.space))
+        except Exception as exc:  # noqa: BLE001 - a mutation no space parameter can hold
+            raise UserError(f"pruner: {exc}") from None
     try:
         parts.objective.check(split.dev if split else None, parts.space, parts.metric)  # type: ignore[arg-type]
     except ObjectiveError as exc:

@@ -22,6 +22,9 @@ ABANDONED = "search:abandoned"
 FILES = "search:files"
 #: system attribute naming the worker that ran the trial (``host:pid``)
 WORKER = "search:worker"
+#: system attribute holding every metric a trial reported, one mapping a step (Ray Tune's
+#: ``tune.report``), in step order
+METRICS = "search:metrics"
 
 
 #: system attribute of a trial taken from another study's history (``warm_start``)
@@ -31,7 +34,7 @@ WARM = "search:warm_start"
 #: (``trial.set_user_attr``), shown as ``user_attrs_<key>`` as Optuna names them
 OWN_USER_ATTRS = frozenset({
     "fold_scores", "fold_values", "train_score", "best_epochs", "epochs_trained", "error",
-    "values", "worker_deaths", "enqueued", "warm_start",
+    "values", "worker_deaths", "enqueued", "warm_start", "restore_from", "pbt",
 })
 
 
@@ -41,9 +44,11 @@ def user_attrs(trial: FrozenTrial) -> dict[str, Any]:
 
 
 def counts_toward_budget(trial: FrozenTrial) -> bool:
-    """Every trial counts except those a run abandoned (their slots run again) and those a
-    warm start took from another study."""
-    return ABANDONED not in trial.system_attrs and WARM not in trial.system_attrs
+    """Every trial counts except those a run abandoned (their slots run again), those a
+    warm start took from another study, and a PBT member's segments after its first."""
+    segment = (trial.user_attrs.get("pbt") or {}).get("segment", 0)
+    return ABANDONED not in trial.system_attrs and WARM not in trial.system_attrs \
+        and not segment
 
 
 def own(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:

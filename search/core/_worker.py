@@ -95,7 +95,8 @@ def _run(conn: Any, task: Any, job: Run, subsets: dict[bytes, Any]) -> Done:
     from search.core._worker_trial import WorkerTrial
 
     folder = task.trial_dir(job.number)
-    handle = WorkerTrial(conn, job.number, task.seed, folder, job.trial, job.study)
+    handle = WorkerTrial(conn, job.number, task.seed, folder, job.trial, job.study,
+                         restore=job.restore, keep_checkpoints=job.keep_checkpoints)
     data = _data(task, job.rows, subsets)
     outcome = run_objective(task.objective, job.config, data, handle, task.metric)
     files = file_digests(folder) if folder is not None else {}

@@ -44,6 +44,7 @@ from search.core._channel import (
     StudyState,
     TrialSnapshot,
 )
+from search.core._checkpoints import TrialCheckpoints
 
 #: system attribute keys the framework keeps for itself (a trial cannot set them)
 _RESERVED = "search:"
@@ -60,6 +61,9 @@ class WorkerTrial(BaseTrial):
         folder: Path | None,
         trial: TrialSnapshot | None = None,
         study: StudySnapshot | None = None,
+        *,
+        restore: dict[str, Any] | None = None,
+        keep_checkpoints: int | None = None,
     ) -> None:
         self._conn = conn
         self._number = number
@@ -72,10 +76,12 @@ class WorkerTrial(BaseTrial):
         self._user_attrs = dict(trial.user_attrs)
         self._system_attrs: dict[str, Any] = {}
         self._constraints: dict[str, float] = {}
-        self._reported: set[int] = set()
+        self._reported: dict[int, float] = {}
         self._datetime_start = trial.datetime_start
         self.study = StudyView(study or StudySnapshot(name="", directions=("minimize",)), self)
         self.storage = TrialStorage(self)
+        maximize = self.study.directions[0] == StudyDirection.MAXIMIZE
+        self._checkpoints = TrialCheckpoints(folder, restore, keep_checkpoints, maximize)
 
     # --- the framework's TrialHandle ------------------------------------------------------------
 
@@ -112,11 +118,38 @@ class WorkerTrial(BaseTrial):
             warnings.warn(f"The reported value is ignored because this `step={step}` is already "
                           "reported.", stacklevel=2)
             return
-        self._reported.add(step)
+        self._reported[step] = value
         self._conn.send(Report(value, step))
 
     def should_prune(self) -> bool:
         return bool(self.ask("prune"))
+
+    # --- checkpoints and per-step metrics -------------------------------------------------------
+
+    def checkpoint(self, source: Any, *, step: int | None = None) -> Path:
+        """Save a checkpoint: a folder or file (copied), or any picklable state. ``step``
+        defaults to the last step reported. Returns the folder it was saved in."""
+        if step is None:
+            step = max(self._reported, default=self.last_checkpoint_step or 0)
+        saved = self._checkpoints.save(source, int(step), self._reported)
+        self._conn.send(Attr(str(step), saved, kind="checkpoint"))
+        base = self._folder if self._folder is not None else Path(".")
+        return base / saved["path"]
+
+    def last_checkpoint(self) -> Any:
+        """The checkpoint this trial continues from (a retry after its worker died, a resumed
+        run, a Population Based Training segment): its folder (read it, do not write it) or
+        its state; ``None`` when it starts from scratch."""
+        return self._checkpoints.restored()
+
+    @property
+    def last_checkpoint_step(self) -> int | None:
+        """The step of :meth:`last_checkpoint`, or ``None``."""
+        return self._checkpoints.restored_step
+
+    def report_metrics(self, step: int, metrics: dict[str, Any]) -> None:
+        """Keep every metric reported at ``step`` (MLflow, ``search.load``, the report)."""
+        self._conn.send(Attr(str(int(step)), _as_json(dict(metrics)), kind="metrics"))
 
     def ask(self, what: str, *args: Any) -> Any:
         """Ask the driver and wait for its answer (an error it sends back is raised here)."""

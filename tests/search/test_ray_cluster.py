@@ -4,13 +4,13 @@ The cluster runs on this machine: a head (``ray start --head``, 1 CPU, label ``n
 and a second node joined to it (``ray start --address``, 2 CPUs, label ``node=second``), each
 ``ray start --block`` in a process group of its own, with token authentication on. The study
 runs three trial workers (one fits on the head, two on the second node). A trial on the head
-waits until the second node is gone, so trials run there first; while two do, the test
-SIGKILLs that node whole: its ``ray start``, its raylet and every process the raylet started
-(the fault Ray's own release tests inject by killing raylets). The run goes on with the head
-alone, past the moment Ray marks the node dead, and must end as if nothing had happened: the
-two lost trials run again on the head, no trial is lost, counted twice or given another's
-result, and the terminal stays quiet. The test stops only the processes it started, never
-with ``ray stop``.
+waits until the second node is gone, so trials run there first; while two do (each past its
+third checkpoint), the test SIGKILLs that node whole: its ``ray start``, its raylet and every
+process the raylet started (the fault Ray's own release tests inject by killing raylets). The
+run goes on with the head alone, past the moment Ray marks the node dead, and must end as if
+nothing had happened: the two lost trials run again on the head from their last checkpoints,
+no trial is lost, counted twice or given another's result, and the terminal stays quiet. The
+test stops only the processes it started, never with ``ray stop``.
 """
 
 from __future__ import annotations
@@ -54,12 +54,13 @@ from spaces import Float, Space
 
 HERE = Path(__file__).parent
 RUNS = HERE / "runs.jsonl"
+STEPS = 16
 KILLED = HERE / "killed"
 
-def note(trial, config, node, event):
+def note(trial, config, node, event, step=0):
     with open(RUNS, "a") as f:
         f.write(json.dumps({"number": trial.number, "x": config["x"], "y": config["y"],
-                            "node": node, "pid": os.getpid(), "event": event,
+                            "node": node, "pid": os.getpid(), "event": event, "step": step,
                             "t": time.time()}) + "\\n")
 
 def second_node_dead():
@@ -70,13 +71,17 @@ def second_node_dead():
 
 def objective(config, trial):
     node = ray.get_runtime_context().get_node_labels()["node"]
-    note(trial, config, node, "start")
+    begun = trial.last_checkpoint() or 0  # a retry goes on from its last checkpoint
+    note(trial, config, node, "start", begun)
     # a trial on the head waits until the second node is killed and Ray has marked it dead:
     # until then trials run on the second node, and the run lasts past Ray's verdict
     deadline = time.time() + 90
     while node == "head" and not second_node_dead() and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(1.0)
+    for step in range(begun, STEPS):
+        time.sleep(0.1)
+        trial.checkpoint(step + 1, step=step)
+        note(trial, config, node, "step", step + 1)
     note(trial, config, node, "end")
     return config["x"] - 2 * config["y"]
 
@@ -242,10 +247,14 @@ def _running_on(records: list[dict], node: str, since: float = math.inf) -> set[
 
 
 def _two_fresh_trials_on_the_second_node(driver: subprocess.Popen[bytes], runs: Path) -> bool:
-    """Two trials run there, each far from its end (they sleep 1 s): none ends, and no new
-    one is handed out there, in the moment between this look and the kill."""
+    """Two trials run there, each far from its end (16 steps of 0.1 s) and past its third
+    checkpoint: none ends, and no new one is handed out there, in the moment between this look
+    and the kill."""
     assert driver.poll() is None, "the run ended before the second node ran two trials"
-    return len(_running_on(_runs(runs), "second", since=0.6)) == 2
+    records = _runs(runs)
+    running = _running_on(records, "second", since=1.2)
+    steps = {r["number"]: r["step"] for r in records if r["event"] == "step"}
+    return len(running) == 2 and all(steps.get(n, 0) >= 3 for n in running)
 
 
 def test_a_node_killed_mid_study_loses_no_trial(two_nodes, tmp_path):
@@ -298,9 +307,12 @@ def test_a_node_killed_mid_study_loses_no_trial(two_nodes, tmp_path):
         where = ends[t.number]
         assert (where["x"], where["y"]) == (t.params["x"], t.params["y"])  # its own config
         assert t.system_attrs["search:worker"].endswith(f":{where['pid']}")
-        if t.number in lost:  # it ran again, on the head, after its node died
+        if t.number in lost:  # it ran again, on the head, after its node died, from its
             assert len(deaths) == 1 and deaths[0].startswith("attempt 1 on "), deaths
-            assert where["node"] == "head"
+            assert where["node"] == "head"  # last checkpoint (steps 1-2 were surely recorded)
+            again = [r for r in records if r["number"] == t.number and r["event"] == "start"]
+            assert [r["node"] for r in again] == ["second", "head"]
+            assert again[0]["step"] == 0 and again[1]["step"] >= 2, again
         else:
             assert deaths == [], (t.number, deaths)
 

@@ -1,0 +1,104 @@
+"""Population Based Training through the real command, on a problem whose best learning rate
+changes during training (it rises with the accuracy reached): a population's segments chain
+through checkpoints, only the members count toward ``--trials``, and PBT reaches a better
+final accuracy than random search and successive halving given at least as many steps."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from tests.conftest import run_cli, stored_trials
+
+STEPS = 60
+
+STUDY = """
+import math, random
+from objectives import Pruned
+from search import Study
+from search.core._pbt import PBT
+from spaces import Float, Space
+
+def best_lr(acc):
+    return 0.001 * 10 ** min(acc / 40.0, 1.0)  # 0.001 at the start, 0.01 from accuracy 40 on
+
+def objective(config, trial):
+    state = trial.last_checkpoint() or {{"acc": 0.0, "step": 0}}
+    acc, step = state["acc"], state["step"]
+    rng = random.Random(trial.number * 1000 + step)
+    while step < {steps}:
+        step += 1
+        miss = abs(math.log(config["lr"] / best_lr(acc)))
+        acc += math.exp(-2.0 * miss) * (0.5 + rng.random())
+        trial.report(acc, step)
+        if step % 5 == 0:
+            trial.checkpoint({{"acc": acc, "step": step}}, step=step)
+        if step < {steps} and trial.should_prune():
+            raise Pruned()
+    return acc
+
+study = Study(name="pbt", space=Space({{"lr": Float(1e-4, 0.05, log=True)}}), objective=objective,
+              direction="maximize", trials=8, workers=2, seed={seed}, sampler="random",
+              pruner=PBT(perturbation_interval=5, seed={seed},
+                         hyperparam_mutations={{"lr": Float(1e-4, 0.05, log=True)}}))
+"""
+
+
+def _run(tmp_path, seed: int, *flags: str) -> list:
+    folder = tmp_path / f"s{seed}{''.join(flags)}".replace("-", "")
+    folder.mkdir()
+    study = folder / "study.py"
+    study.write_text(STUDY.format(steps=STEPS, seed=seed))
+    done = run_cli(study, "--no-tracking", "--no-final", *flags, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return stored_trials(folder / "results" / "pbt")
+
+
+def _steps(trials: list) -> int:
+    """Training steps run: each trial's steps past the one it started from."""
+    return sum((t.last_step or 0) - (t.user_attrs.get("pbt") or {}).get("from_step", 0)
+               for t in trials)
+
+
+def _best(trials: list) -> float:
+    return max(t.value for t in trials if t.state.name == "COMPLETE")
+
+
+def test_a_population_trains_in_segments_that_chain_through_checkpoints(tmp_path):
+    trials = _run(tmp_path, 0)
+    members = [t for t in trials if t.user_attrs["pbt"]["segment"] == 0]
+    assert len(members) == 8  # --trials counts the members, not their segments
+    assert {t.state.name for t in trials} == {"COMPLETE"}
+    by_number = {t.number: t for t in trials}
+    for member in members:
+        chain = sorted((t for t in trials if t.user_attrs["pbt"]["member"] == member.number),
+                       key=lambda t: t.user_attrs["pbt"]["segment"])
+        assert [t.user_attrs["pbt"]["segment"] for t in chain] == list(range(len(chain)))
+        assert chain[-1].last_step == STEPS  # every member trained to the end
+        for previous, segment in zip(chain, chain[1:], strict=False):
+            place = segment.user_attrs["pbt"]
+            parent = by_number[place["parent"]]
+            assert place["from_step"] == parent.last_step  # the checkpoint at its end
+            assert segment.user_attrs["restore_from"] == parent.number
+            assert min(segment.intermediate_values) == place["from_step"] + 1
+            assert segment.value == segment.intermediate_values[max(segment.intermediate_values)]
+            if not place["exploited"]:
+                assert parent.number == previous.number and segment.params == previous.params
+    exploited = [t for t in trials if t.user_attrs["pbt"]["exploited"]]
+    assert exploited, "no member copied a better one in 12 perturbations"
+
+
+@pytest.mark.slow
+def test_pbt_beats_random_search_and_successive_halving_at_equal_steps(tmp_path):
+    found: dict[str, list[float]] = {"pbt": [], "random": [], "sha": []}
+    for seed in range(3):
+        pbt = _run(tmp_path, seed)
+        random_search = _run(tmp_path, seed, "--pruner", "none", "--trials", "10")
+        halving = _run(tmp_path, seed, "--pruner", "successive_halving", "--trials", "100")
+        assert _steps(random_search) >= _steps(pbt) and _steps(halving) >= _steps(pbt)
+        found["pbt"].append(_best(pbt))
+        found["random"].append(_best(random_search))
+        found["sha"].append(_best(halving))
+    means = {name: statistics.mean(values) for name, values in found.items()}
+    assert means["pbt"] > means["random"] and means["pbt"] > means["sha"], found
