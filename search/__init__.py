@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from search.core._sealed import Sealed
     from search.core._study import Study
     from search.core._studyfile import load_study_file
+    from search.scripts._tune_trainable import Trainable
     from search.watching._load import load
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Sealed",
     "Study",
     "TestSetAlreadyOpened",
+    "Trainable",
     "UserError",
     "load",
     "load_study_file",
@@ -34,6 +36,7 @@ _WHERE = {
     "Sealed": "search.core._sealed",
     "Study": "search.core._study",
     "TestSetAlreadyOpened": "search.core._errors",
+    "Trainable": "search.scripts._tune_trainable",
     "UserError": "search.core._errors",
     "load": "search.watching._load",
     "load_study_file": "search.core._studyfile",

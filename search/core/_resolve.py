@@ -66,9 +66,11 @@ def resolve(study: Study, base_dir: Path) -> Components:
     try:
         objective = as_objective(study.objective)
         metric = _metrics(study.metric, constraints)
+        if callable(getattr(objective, "for_space", None)):  # a Ray Tune trainable: its config
+            objective = objective.for_space(space)  # type: ignore[attr-defined]
     except ObjectiveError as exc:
         raise UserError(f"objective: {exc}") from None
-    directions = _directions(study, metric, constraints)
+    directions = _directions(study, metric, constraints, _declared_direction(objective))
     pick = Pick.parse(study.pick) if study.pick is not None else None
     goals = Goals(directions, constraints, pick)
     _check_names(goals, metric)
@@ -144,7 +146,14 @@ def _is_measure(name: str) -> bool:
     return True
 
 
-def _directions(study: Study, metric: Any, constraints: tuple[Constraint, ...]) -> dict[str, str]:
+def _declared_direction(objective: Any) -> str | None:
+    """The direction an objective declares itself (a Ray Tune trainable's ``mode``), if any."""
+    declared = getattr(objective, "direction", None)
+    return declared if isinstance(declared, str) and declared in ("minimize", "maximize") else None
+
+
+def _directions(study: Study, metric: Any, constraints: tuple[Constraint, ...],
+                declared: str | None = None) -> dict[str, str]:
     optimized = _optimized(study.metric)
     if metric is not None:
         metrics = metric if isinstance(metric, tuple) else (metric,)
@@ -163,7 +172,10 @@ def _directions(study: Study, metric: Any, constraints: tuple[Constraint, ...]) 
         return found
     if study.directions is not None:
         return study.named_directions()
-    return {"value": str(study.direction)}
+    if declared is not None and study.direction not in (None, declared):
+        raise UserError(f"study: the objective's mode is to {declared}, but direction is "
+                        f"{study.direction!r}; drop direction (or change mode)")
+    return {"value": str(study.direction or declared)}
 
 
 def _optimized(value: Any) -> list[str]:

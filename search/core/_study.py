@@ -117,7 +117,8 @@ class Study:
             )
         if self.data is not None and self.metric is None:
             raise UserError("study: a study with data needs a metric (e.g. metric='accuracy')")
-        if self.metric is None and self.direction is None and self.directions is None:
+        if self.metric is None and self.direction is None and self.directions is None \
+                and getattr(self.objective, "direction", None) is None:  # a trainable's mode
             raise UserError("study: give a metric, or a direction (or directions) for a function")
         parse_constraints(self.constraints)
         if self.pick is not None:
