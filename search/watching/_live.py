@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from search.core._observers import RunContext, RunObserver, TrialsFn
-from search.core._trials import best_trial
+from search.core._trials import best_trial, counts_toward_budget
 from search.watching._progress import feasible
 
 if TYPE_CHECKING:
@@ -87,7 +87,8 @@ class LiveProgress(RunObserver):
         if self._progress is None:
             return
         state = trial.state.name
-        self.done += 1
+        counted = counts_toward_budget(trial)  # a PBT member's later segments do not
+        self.done += counted
         if state in self.counts:
             self.counts[state] += 1
         value = trial.values[0] if trial.values and not self.multi else None
@@ -107,7 +108,7 @@ class LiveProgress(RunObserver):
             self._recounted = now
             self._running = sum(t.state.name == "RUNNING" for t in trials())
         self._progress.update(
-            self._task, advance=1, status=self._status(), best=self._best_text()
+            self._task, advance=int(counted), status=self._status(), best=self._best_text()
         )
 
     def budget_changed(self, total: int | None) -> None:

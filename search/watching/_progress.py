@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from search.core._observers import RunContext, RunObserver, TrialsFn
-from search.core._trials import best_trial
+from search.core._trials import best_trial, counts_toward_budget
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -39,7 +39,7 @@ class ProgressPrinter(RunObserver):
         self.total = total
 
     def trial_finished(self, trial: FrozenTrial, trials: TrialsFn | None = None) -> None:
-        self.done += 1
+        self.done += counts_toward_budget(trial)  # a PBT member's later segments do not
         values = trial.values or []
         if not self.multi and values and feasible(trial) and self._better(values[0]):
             self.best = (values[0], trial.number)
@@ -54,6 +54,10 @@ class ProgressPrinter(RunObserver):
             seconds = f"{(trial.datetime_complete - trial.datetime_start).total_seconds():.2f}s"
         error = trial.user_attrs.get("error")
         tail = f"  {error}" if trial.state.name == "FAIL" and error else ""
+        place = trial.user_attrs.get("pbt")
+        if place and place.get("segment"):
+            came = f", from #{place['parent']}" if place.get("exploited") else ""
+            tail += f"  (member #{place['member']}, segment {place['segment']}{came})"
         self.stream.write(
             f"trial {trial.number:>4} {trial.state.name:<8} {shown:>10}{best}  {seconds:>7}"
             f"  [{self.done}{'' if self.total is None else f'/{self.total}'}]{tail}\n"
