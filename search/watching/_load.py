@@ -26,9 +26,11 @@ from search.core._folder import (
     TRIALS_CSV,
     read_json,
     read_record,
+    trial_dir,
     unscored_final,
 )
 from search.core._record import has_test_set
+from search.watching._trial_history import checkpoint_folder, lineage, step_metrics
 
 if TYPE_CHECKING:
     import optuna
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 #: the columns of an empty ``trials.csv`` (before the run wrote its first one)
 BASE_COLUMNS = ("number", "state", "value", "duration_s")
+#: the columns of :meth:`StudyResults.metrics_frame` before the metrics
+_FRAME_KEYS = ("number", "step", "value")
 
 
 def load(path: str | os.PathLike[str]) -> StudyResults:
@@ -54,7 +58,10 @@ class StudyResults:
     """The results of one study, read from its folder on demand; see :func:`load`.
 
     Attributes read their file at each access (``trials.csv``, ``best.json``, ``final.json``,
-    ``study.json``); keep the value in a variable to reuse it.
+    ``study.json``); keep the value in a variable to reuse it. What the results files do not
+    hold is read from the store at each call: each trial's per-step metrics
+    (:meth:`metrics`, :meth:`metrics_frame`), its latest checkpoint (:meth:`checkpoint`,
+    :meth:`load_checkpoint`) and a Population Based Training study's :attr:`lineage`.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -160,6 +167,119 @@ class StudyResults:
         except KeyError:
             raise UserError(f"{path}: holds no study named {name!r} yet") from None
 
+    def metrics(self, number: int) -> list[dict[str, Any]]:
+        """The metrics trial ``number`` reported at each step (``trial.report_metrics``, Ray
+        Tune's ``tune.report``), in step order: one dict a step, ``step`` first, then what was
+        reported (``training_iteration`` among them for Tune). An empty list for a trial that
+        reported none. Read from the store, like :meth:`optuna_study`; an unknown trial is a
+        :class:`UserError`."""
+        trial = self._trial(number)
+        return [{"step": step, **{k: v for k, v in found.items() if k != "step"}}
+                for step, found in step_metrics(trial)]
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """Every trial's steps as one DataFrame: a row a trial and step, the columns
+        ``number``, ``step``, ``value`` (the intermediate value reported at that step, the
+        study's metric; NaN where none) and each metric a trial reported at a step (NaN where
+        it did not), for ``frame.pivot(index="step", columns="number", values=...)`` or a
+        ``groupby("number")``. A reported metric named ``number``, ``step`` or ``value`` is
+        left out here (:meth:`metrics` has it). Empty (those three columns) when no trial
+        reported a step."""
+        import pandas as pd
+
+        rows = []
+        for trial in self._stored_trials():
+            reported = step_metrics(trial)
+            by_step = dict(reported)
+            steps = sorted(set(trial.intermediate_values) | set(by_step))
+            for step in steps:
+                found = {k: v for k, v in by_step.get(step, {}).items() if k not in _FRAME_KEYS}
+                rows.append({"number": trial.number, "step": step,
+                             "value": trial.intermediate_values.get(step), **found})
+        return pd.DataFrame(rows, columns=None if rows else list(_FRAME_KEYS))
+
+    def checkpoint(self, number: int) -> Path | None:
+        """The folder (absolute) of trial ``number``'s latest checkpoint
+        (``trials/trial_NNNNN/checkpoints/step-SSSSSS``), or ``None`` when it saved none; a
+        checkpoint saved as a state holds it pickled in ``state.pkl``: read it with
+        :meth:`load_checkpoint`, which checks it first. A PBT segment that saved none before it
+        ended continues from its parent's (see :attr:`lineage`)."""
+        return checkpoint_folder(self._directory, self._trial(number))
+
+    def load_checkpoint(self, number: int) -> Any:
+        """Trial ``number``'s latest checkpoint: its state (a checkpoint saved as a state) or
+        its folder, once every file verifies against the digests the run recorded under your
+        key, as a trial continuing from it would; a checkpoint changed, removed or recorded
+        under another key, or none, is a :class:`UserError` and nothing is unpickled."""
+        from search.core._checkpoints import CHECKPOINT, CheckpointError, load, restore_from
+
+        recorded = self._trial(number).system_attrs.get(CHECKPOINT)
+        if not isinstance(recorded, dict):
+            raise UserError(f"{self._directory}: trial {number} saved no checkpoint")
+        owner = int(recorded.get("trial", number))
+        restore = restore_from(recorded, trial_dir(self._directory, owner))
+        if restore is None:
+            folder = trial_dir(self._directory, owner) / str(recorded.get("path"))
+            raise UserError(
+                f"{folder}: trial {number}'s checkpoint does not verify against the digests "
+                "its run recorded under your key (changed, removed, or recorded with another "
+                "key); not loaded"
+            )
+        try:
+            return load(restore)
+        except CheckpointError as exc:
+            raise UserError(str(exc)) from None
+
+    @property
+    def lineage(self) -> dict[int, list[dict[str, Any]]] | None:
+        """A Population Based Training study's members, each the list of its segments (one
+        trial each) in order, by the member's number (the trial that started it); ``None`` for
+        a study without PBT, ``{}`` for one that has not started a trial.
+
+        A segment is a dict: ``trial``, ``segment`` (0, 1, ...), ``state``, ``from_step`` (the
+        step it started at: that of the checkpoint it continued from, 0 for a member's first),
+        ``to_step`` (its last reported step; ``from_step`` while it reported none), ``value``
+        (its value once COMPLETE: a segment's last reported value, or a member's final value;
+        else its last reported value, ``None`` before it reported), ``params`` (the hyperparameters it trained with), ``exploited``
+        (whether it took another member's checkpoint and hyperparameters, perturbed) and
+        ``parent`` (the trial it continued from: the member's previous segment, or the one it
+        exploited; ``None`` for a member's first). ``pandas.json_normalize`` of a member's list
+        makes it a table. Read from the store, like :meth:`optuna_study`.
+        """
+        found = lineage(self._stored_trials())
+        if found is None and _is_pbt(self.record):
+            return {}
+        return found
+
+    def _stored_trials(self) -> list[Any]:
+        """The trials in the store; none before the run wrote its first."""
+        import optuna
+
+        from search.core._journal_check import check_journal
+        from search.core._store import read_store
+
+        path = self._directory / STORE_FILE
+        record = self.record
+        check_journal(self._directory, record)  # truncated or edited: a UserError naming it
+        if not path.is_file() or path.stat().st_size == 0:
+            return []
+        try:
+            study = optuna.load_study(study_name=record["name"], storage=read_store(path))
+        except KeyError:
+            return []
+        return list(study.get_trials(deepcopy=False))
+
+    def _trial(self, number: int) -> Any:
+        trials = self._stored_trials()
+        if isinstance(number, bool) or not isinstance(number, int) \
+                or not 0 <= number < len(trials):
+            raise UserError(
+                f"{self._directory}: no trial {number!r}; the study has {len(trials)} trials "
+                f"(numbers 0 to {len(trials) - 1})" if trials else
+                f"{self._directory}: no trial {number!r}; the study has no trials yet"
+            )
+        return trials[number]
+
     def model(self) -> Any:
         """The final model, fitted on all development data by the final evaluation, loaded
         with its own library (:func:`objectives.load_model`: scikit-learn's ``model.joblib``,
@@ -252,6 +372,12 @@ def _study_record(path: Path) -> dict[str, Any]:
         return read_record(path)
     required = [key for key in REQUIRED[STUDY_JSON] if key != "direction"]
     return _checked(path, value, (*required, "directions"))
+
+
+def _is_pbt(record: dict[str, Any]) -> bool:
+    """Whether ``study.json`` records Population Based Training as the study's pruner."""
+    pruner = record.get("pruner")
+    return isinstance(pruner, dict) and str(pruner.get("class", "")).endswith(".PBT")
 
 
 def _is_multi(record: Any) -> bool:

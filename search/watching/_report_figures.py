@@ -198,9 +198,12 @@ def curves(shown: Sequence[FrozenTrial], metric: str, step: str) -> Figure:
                      "x": steps, "y": [_finite(t.intermediate_values[s]) for s in steps],
                      "marker": {"maxdisplayed": 10}})
     what = "running mean over folds" if step == "fold" else "validation"
-    layout = _titled(f"Learning curves: {metric} after each {step}", f"{step} (from 0)",
+    steps = [s for t in shown for s in t.intermediate_values]
+    first = f" (from {min(steps)})" if steps else ""
+    layout = _titled(f"Learning curves: {metric} after each {step}", f"{step}{first}",
                      f"{metric} ({what})")
-    layout["xaxis"]["dtick"] = 1
+    if max(steps, default=0) - min(steps, default=0) <= 20:
+        layout["xaxis"]["dtick"] = 1
     layout["showlegend"] = len(data) <= 20
     return {"data": data, "layout": layout}
 

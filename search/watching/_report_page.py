@@ -49,6 +49,7 @@ def render_page(study: ReportStudy, drawn: dict[str, Any] | None = None) -> str:
             plots["importances"],
             plots["slices"],
             plots["curves"],
+            plots["lineage"],
             failures(study),
         ]
     body = "\n".join(s for s in sections if s)
@@ -74,7 +75,7 @@ def _plots(study: ReportStudy, drawn: dict[str, Any] | None) -> tuple[dict[str, 
         return drawn["plots"], drawn["figures"]
     plots = Plots(study)
     names = ("pareto", "histories") if study.multi else (
-        "history", "parallel", "importances", "slices", "curves")
+        "history", "parallel", "importances", "slices", "curves", "lineage")
     sections = {name: getattr(plots, name)() for name in names}
     if drawn is not None:
         drawn.update(key=key, plots=sections, figures=len(plots.figures))

@@ -1,5 +1,6 @@
 """The report's plot sections: optimization history, parallel coordinates, importances, slices,
-curves (several objectives: the Pareto front and each objective's history).
+curves, a Population Based Training study's lineage (several objectives: the Pareto front and
+each objective's history).
 
 Each section says what it shows and why something is not shown; its figures come from
 :mod:`~search.watching._report_figures` and share the page's one inlined copy of plotly.js. Big
@@ -14,10 +15,14 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from search.core._trials import METRICS
 from search.integrity._ties import fold_scores
 from search.watching import _report_figures as figures
 from search.watching._report_html import missing, section
+from search.watching._report_lineage import TITLE as LINEAGE_TITLE
+from search.watching._report_lineage import lineage_html
 from search.watching._report_study import ReportStudy
+from search.watching._trial_history import lineage
 
 if TYPE_CHECKING:
     import optuna
@@ -143,8 +148,8 @@ class Plots:
         def draw() -> str:
             shown = stepped
             note = (
-                "<p>Intermediate values the objective reported (folds or epochs); pruned "
-                "trials stop early.</p>"
+                "<p>Intermediate values the objective reported (folds, epochs or steps); "
+                "pruned trials stop early.</p>"
             )
             if len(stepped) > CURVES:
                 shown = _best_and_latest(stepped, s.ranked())
@@ -152,11 +157,26 @@ class Plots:
                     f"<p>{len(shown)} of {len(stepped)} trials shown: the best complete "
                     "ones and the latest.</p>"
                 )
-            step = "fold" if any(fold_scores(t) for t in shown) else "epoch"
+            step = "fold" if any(fold_scores(t) for t in shown) else (
+                "step" if any(METRICS in t.system_attrs for t in shown) else "epoch")
             return note + self._figure(figures.curves(shown, s.metric, step))
 
         need = None if stepped else "no trial reported intermediate values (folds or steps)"
         return self._plot("Learning curves", draw, need)
+
+    def lineage(self) -> str:
+        """A Population Based Training study: each member's segments over the steps; no
+        section for a study without PBT."""
+        s = self.study
+        members = lineage(s.trials)
+        if not members:
+            return ""
+
+        def draw() -> str:
+            return lineage_html(members, s.trials, s.metric, s.direction,
+                                lambda fig, height: self._figure(fig, height=height))
+
+        return self._plot(LINEAGE_TITLE, draw, None)
 
     def _figure(self, fig: figures.Figure, height: int = 440, bottom: int = 50) -> str:
         div = f"figure-{len(self.figures)}"

@@ -29,6 +29,7 @@ from search.integrity._ties import (
     selected_trial,
     tied_with,
 )
+from search.watching._trial_history import pbt_place
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -202,7 +203,8 @@ def write_trials_csv(
     """One row a trial: number, state, value (one column an objective), duration, parameters
     (declared ones first, then those the objective suggested itself), fold or step scores, the
     training score and the overfitting gap (positive: training beats validation), the error;
-    ``feasible`` with constraints, ``warm_start`` for trials taken from another study; then
+    ``feasible`` with constraints, ``warm_start`` for trials taken from another study,
+    ``pbt_member`` and ``pbt_segment`` for a Population Based Training study; then
     one ``user_attrs_<key>`` column an attribute the user's code set (values that are not
     text or numbers as JSON)."""
     shown = list(trials)
@@ -211,9 +213,10 @@ def write_trials_csv(
     declared = space.paths()
     params = declared + sorted({p for t in shown for p in t.params} - set(declared))
     values = [f"value_{name}" for name in goals.names] if goals.multi else ["value"]
+    pbt = any(pbt_place(t) for t in shown)
     extra = (["feasible"] if goals.constraints else []) + (
         ["warm_start"] if len(own(shown)) < len(shown) else []
-    )
+    ) + (["pbt_member", "pbt_segment"] if pbt else [])
     header = ["number", "state", *values, "duration_s", *(f"params_{p}" for p in params)]
     header += [f"fold_{i}" for i in range(n_folds)] + [f"step_{i}" for i in range(n_steps)]
     attrs = sorted({k for t in shown for k in user_attrs(t)})
@@ -227,6 +230,9 @@ def write_trials_csv(
                 row.append(_cell(_feasible(t)))
             if "warm_start" in extra:
                 row.append(t.user_attrs.get("warm_start", ""))
+            if pbt:
+                place = pbt_place(t) or {}
+                row += [_cell(place.get("member")), _cell(place.get("segment"))]
             row += [_attr_cell(t.user_attrs.get(k)) for k in attrs]
             writer.writerow(row)
 

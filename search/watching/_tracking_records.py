@@ -19,6 +19,7 @@ from search.core._strategies import strategy_label
 from search.core._trials import user_attrs
 from search.integrity._ties import fold_scores
 from search.watching._tracking_client import ms
+from search.watching._trial_history import numeric, pbt_place, step_metrics
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -48,6 +49,8 @@ def trial_record(trial: FrozenTrial, names: Sequence[str] = ("value",)) -> dict[
         "train_score": trial.user_attrs.get("train_score"),
         "error": trial.user_attrs.get("error"),
         "user_attrs": user_attrs(trial),
+        "step_metrics": [(step, numeric(found)) for step, found in step_metrics(trial)],
+        "pbt": pbt_place(trial),
         "start": ms(trial.datetime_start),
         "end": ms(trial.datetime_complete),
     }
@@ -125,6 +128,49 @@ def epoch_metrics(folder: Path, end: int) -> list[Any]:
 
 
 _TAG_ODD = re.compile(r"[^\w./ -]")  # what MLflow refuses in a tag's key
+_METRIC_ODD = re.compile(r"[^\w./ :-]")  # what MLflow refuses in a metric's key
+#: the child run's own metrics; a reported metric of one of these names is logged as
+#: ``reported.<name>``
+OWN_METRICS = frozenset({"value", "fold_score", "step_score", "duration_s", "train_score"})
+
+
+def reported_metrics(record: dict[str, Any], end: int) -> list[Any]:
+    """Every numeric metric a trial reported at a step (``trial.report_metrics``, Ray Tune's
+    ``tune.report``) as MLflow metrics at that step, at the time the step reported
+    (``timestamp``, Tune's, in seconds) or else at the trial's end. A key MLflow cannot hold
+    has its odd characters replaced by ``_``; one that is the run's own metric's name, or
+    the start of an objective's ``value_<name>``, is logged as ``reported.<key>``."""
+    from mlflow.entities import Metric
+
+    metrics = []
+    for step, found in record.get("step_metrics") or ():
+        stamp = found.get("timestamp")
+        seconds = isinstance(stamp, (int, float)) and 0 < stamp < 1e11  # Tune's: seconds
+        when = int(stamp * 1000) if seconds else end
+        for key, value in found.items():
+            metrics.append(Metric(metric_key(key), float(value), when, int(step)))
+    return metrics
+
+
+def metric_key(key: str) -> str:
+    """A reported metric's name as MLflow can hold it, apart from the run's own metrics."""
+    name = _METRIC_ODD.sub("_", key).replace("..", "__").lstrip("/") or "_"
+    if name in OWN_METRICS or name.startswith("value_"):
+        name = f"reported.{name}"
+    return name[:250]
+
+
+def pbt_tags(place: dict[str, Any] | None) -> dict[str, str]:
+    """A PBT segment's place as tags: ``pbt.member``, ``pbt.segment``, ``pbt.from_step``,
+    ``pbt.exploited`` and (after a member's first segment) ``pbt.parent``; none otherwise."""
+    if not place:
+        return {}
+    tags = {"pbt.member": str(place.get("member")), "pbt.segment": str(place.get("segment", 0)),
+            "pbt.from_step": str(place.get("from_step", 0)),
+            "pbt.exploited": str(bool(place.get("exploited"))).lower()}
+    if place.get("parent") is not None:
+        tags["pbt.parent"] = str(place["parent"])
+    return tags
 
 
 def user_attr_tags(attrs: dict[str, Any]) -> dict[str, str]:

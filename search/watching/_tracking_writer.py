@@ -42,6 +42,8 @@ from search.watching._tracking_records import (
     TRIAL,
     epoch_metrics,
     param_values,
+    pbt_tags,
+    reported_metrics,
     user_attr_tags,
 )
 
@@ -247,7 +249,8 @@ class RunWriter:
         if record["error"]:
             tags["error"] = str(record["error"])[:MAX_TAG]
         tags.update(user_attr_tags(record.get("user_attrs") or {}))
-        metrics = _trial_metrics(record, end)
+        tags.update(pbt_tags(record.get("pbt")))
+        metrics = _trial_metrics(record, end) + reported_metrics(record, end)
         metrics += epoch_metrics(trial_dir(Path(self.config["directory"]), number), end)
         return {
             "name": f"trial {number}",
