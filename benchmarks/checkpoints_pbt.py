@@ -9,7 +9,7 @@
    whose best learning rate rises with the accuracy reached (0.001 at the start, 0.01 from
    accuracy 40 on; a fixed rate cannot follow it), 60 steps a member. PBT: 8 members,
    perturbation every 5 steps. Random search without pruning: 10 trials (600 steps). Optuna's
-   successive halving: 100 trials (its steps are counted; it gets at least PBT's). Seeds
+   successive halving: 150 trials (its steps are counted; it gets at least PBT's). Seeds
    ``0..--seeds-1``; prints each one's mean best accuracy, its standard error and the steps.
 
     .venv/bin/python benchmarks/checkpoints_pbt.py [--rounds 3] [--trials 4] [--kill-at 7]
@@ -136,8 +136,8 @@ def main() -> None:
         epochs = statistics.median(e for e, _ in runs[restore])
         print(f"| {label} | {epochs:g} | {statistics.median(s for _, s in runs[restore]):.1f} |")
     configs = {"PBT (8 members)": (), "random, no pruning (10 trials)": ("--pruner", "none",
-               "--trials", "10"), "successive halving (100 trials)": (
-               "--pruner", "successive_halving", "--trials", "100")}
+               "--trials", "10"), "successive halving (150 trials)": (
+               "--pruner", "successive_halving", "--trials", "150")}
     print(f"\nbest accuracy over seeds 0..{opts.seeds - 1} (mean ± standard error), steps run:")
     print("| search | best accuracy | steps (mean) |\n|---|---|---|")
     for label, flags in configs.items():

@@ -1,7 +1,8 @@
 """``python -m search FILE`` and ``python -m search final``: a run from start to end.
 
 FILE runs as ``__main__`` (:mod:`search.scripts`). A researcher's Optuna script searches as it
-calls ``optimize``; a study file defines ``study``, which is then searched. Either way each
+calls ``optimize`` (a Ray Tune script as it calls ``Tuner.fit``); a study file defines
+``study``, which is then searched. Either way each
 study's run keeps the contract's order (:mod:`search.cli._session`): take the study's run
 lock, check everything, and only then write. Then the search runs on the engine, and a study
 with data evaluates its best config once on the sealed test.
@@ -66,8 +67,12 @@ def run(study_file: Path, options: RunOptions, argv: list[str],
 def _session_opener(study_file: Path, options: RunOptions, argv: list[str]) -> Any:
     """How a script's first ``optimize`` of a study opens the framework's run for it."""
 
-    def open_session(study: Any, script_study: Any) -> RunSession:
-        return RunSession(study, study_file, options, argv, attach=script_study.attach).open()
+    def open_session(study: Any, script_study: Any,
+                     run_options: RunOptions | None = None) -> RunSession:
+        """``run_options``: the options as the script's own settings complete them (a Tune
+        script's ``FailureConfig(max_failures)`` as ``--max-retries``)."""
+        return RunSession(study, study_file, run_options or options, argv,
+                          attach=script_study.attach).open()
 
     return open_session
 

@@ -46,6 +46,7 @@ from search.core._trials import (
     ABANDONED,
     FILES,
     METRICS,
+    SEGMENT_ENDED,
     WORKER,
     best_trial,
     counts_toward_budget,
@@ -369,6 +370,7 @@ class Engine:
         segment = self._pbt is not None and state == PRUNED
         if segment:  # a PBT segment ended: its member trains on in the next one
             state, value = COMPLETE, _last_value(self.study, trial)
+            self._system_attr(trial, SEGMENT_ENDED, True)
         if state == COMPLETE:
             try:
                 read = self._read(trial, value)

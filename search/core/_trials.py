@@ -25,6 +25,8 @@ WORKER = "search:worker"
 #: system attribute holding every metric a trial reported, one mapping a step (Ray Tune's
 #: ``tune.report``), in step order
 METRICS = "search:metrics"
+#: system attribute of a PBT segment that ended for its member to train on in the next one
+SEGMENT_ENDED = "search:segment_ended"
 
 
 #: system attribute of a trial taken from another study's history (``warm_start``)
@@ -67,9 +69,11 @@ def trial_config(space: Space, params: dict[str, Any]) -> dict[str, Any]:
 
 def best_trial(trials: Sequence[FrozenTrial], direction: str) -> FrozenTrial | None:
     """The study's own COMPLETE, feasible trial with the best value (lowest number on ties),
-    or ``None``."""
+    or ``None``. Under Population Based Training, a segment whose member trained on is not a
+    candidate while a member's last segment is: the best is a trained member, as in Ray Tune."""
     done = [t for t in own(trials) if t.state.name == "COMPLETE" and len(t.values or []) == 1]
     done = [t for t in done if all(v <= 0 for v in t.constraints.values())]
+    done = [t for t in done if SEGMENT_ENDED not in t.system_attrs] or done
     if not done:
         return None
     sign = -1.0 if direction == "maximize" else 1.0

@@ -6,9 +6,11 @@ the file's folder leads ``sys.path`` (for the whole run, so that the modules bes
 in local workers too), and ``sys.modules["__main__"]`` is the file's module
 (so what the script pickles itself, by reference to ``__main__``, works). While it runs,
 Optuna's ``create_study`` and ``load_study`` are answered by the framework
-(:mod:`search.scripts._optuna`). Whenever the framework works for the script (inside
-``optimize``), it gets its own ``__main__`` and Optuna back: worker processes start from the
-framework, never from the script, and the framework's Optuna calls reach Optuna.
+(:mod:`search.scripts._optuna`); in a script that imports ``ray.tune``, so are Tune's ``Tuner``
+and ``ray.init`` (:mod:`search.scripts._tune`; Ray is never imported for another script).
+Whenever the framework works for the script (inside ``optimize`` or ``fit``), it gets its own
+``__main__``, Optuna and Ray back: worker processes start from the framework, never from the
+script, and the framework's Optuna and Ray calls reach Optuna and Ray.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from search.core._errors import CannotWrite
 from search.core._options import RunOptions
 from search.core._studyfile import STUDY_MODULE, compile_file, user_error
 from search.scripts._optuna import OpenSession, OptunaAnswers
+from search.scripts._tune import TuneAnswers, imports_tune
 
 #: where Optuna's study functions are found by a script's code and by integrations
 _OPTUNA_PLACES = (optuna, optuna.study, optuna.study.study)
@@ -43,7 +46,9 @@ class ScriptRun:
         self.module = types.ModuleType("__main__")
         self.module.__file__ = str(file.resolve())
         self.answers = OptunaAnswers(file, options, open_session, self.framework, sweep=sweep)
+        self.tune = TuneAnswers(self.answers, open_session)
         self._outside: dict[str, Any] = {}
+        self._tune_script = False  # the script's own source imports ray.tune
 
     @property
     def searched(self) -> bool:
@@ -54,6 +59,7 @@ class ScriptRun:
         """Execute the file; return its namespace. Its failure is a :class:`UserError` naming
         the file and line; ``SystemExit`` is the script's own ending, raised again."""
         code = compile_file(self.file)
+        self._tune_script = imports_tune(self.file)
         sys.modules[STUDY_MODULE] = self.module  # its functions travel by value to workers
         with self._as_main():
             try:
@@ -121,8 +127,10 @@ class ScriptRun:
             for name in _ANSWERED:
                 self._outside[f"{place.__name__}.{name}"] = getattr(place, name)
                 setattr(place, name, getattr(self.answers, name))
+        self.tune.install(eager=self._tune_script)
 
     def _uninstall(self) -> None:
+        self.tune.uninstall()
         for place in _OPTUNA_PLACES:
             for name in _ANSWERED:
                 setattr(place, name, self._outside[f"{place.__name__}.{name}"])
