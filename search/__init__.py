@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from search.core._data import BUNDLED, Data
     from search.core._errors import TestSetAlreadyOpened, UserError
+    from search.core._pbt import PBT
     from search.core._sealed import Sealed
     from search.core._study import Study
     from search.core._studyfile import load_study_file
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUNDLED",
     "Data",
+    "PBT",
     "Sealed",
     "Study",
     "TestSetAlreadyOpened",
@@ -33,6 +35,7 @@ __all__ = [
 _WHERE = {
     "BUNDLED": "search.core._data",
     "Data": "search.core._data",
+    "PBT": "search.core._pbt",
     "Sealed": "search.core._sealed",
     "Study": "search.core._study",
     "TestSetAlreadyOpened": "search.core._errors",

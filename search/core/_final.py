@@ -32,6 +32,7 @@ from search.core._final_model import (
 from search.core._folder import FINAL_JSON, MODEL_DIR, now, read_record, trial_dir, write_json
 from search.core._logging import native_output_logged
 from search.core._pareto import chosen, named_values
+from search.core._pbt import schedule_of
 from search.core._trials import FILES, best_trial, own, spread, trial_config
 from search.core._worker import file_digests
 from search.integrity._gap import generalization_gap, test_standard_error
@@ -53,6 +54,9 @@ class FinalFitError(RunError):
     """The final model could not be fitted; the test set stays sealed."""
 
 
+#: what ``final.json`` says a PBT study's final model is
+PBT_REFIT = ("the winning member's last hyperparameters, refitted from scratch; the schedule "
+             "it trained with is recorded, not replayed")
 #: what ``final.json`` says of a result written by a later ``final`` after a killed evaluation
 COMPLETED = "by a later final, scoring the model saved before the opening"
 
@@ -71,6 +75,9 @@ def final_evaluation(
     fitted, digests = _fit_and_save(best.number, config, kept, directory, pool, retries, saver)
     fault_point("final:after-save")
     record = _opening_record(prep, top, best, config, rule)
+    schedule = schedule_of(best, trials)
+    if schedule:  # Population Based Training: say what the refit is, and what it is not
+        record["pbt"] = {"schedule": schedule, "evaluated": PBT_REFIT}
     record.update(model_files=[f"{MODEL_DIR}/{name}" for name in fitted.files],
                   model_digests=digests, fit_seconds=round(fitted.seconds, 3))
     split = prep.split

@@ -213,3 +213,22 @@ def _is_domain(value: Any) -> bool:
     """A Ray Tune domain (callable objects too) or a space parameter: a distribution."""
     return _is_param(value) or type(value).__module__.startswith("ray.")
 
+
+
+def schedule_of(trial: Any, trials: list[Any]) -> list[dict[str, Any]]:
+    """The hyperparameters a PBT member trained with, segment by segment, up to ``trial``
+    (following each segment's parent: an exploited segment continues another member's
+    training, whose schedule it inherits); ``[]`` for a trial outside PBT."""
+    schedule = []
+    seen: set[int] = set()
+    while trial is not None and trial.number not in seen:
+        place = trial.user_attrs.get(PBT_ATTR)
+        if not place:
+            break
+        seen.add(trial.number)
+        schedule.append({"trial": trial.number, "from_step": int(place.get("from_step", 0)),
+                         "to_step": trial.last_step, "params": dict(trial.params)})
+        parent = place.get("parent")
+        trial = trials[parent] if isinstance(parent, int) and 0 <= parent < len(trials) \
+            else None
+    return schedule[::-1]

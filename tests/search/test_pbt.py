@@ -102,3 +102,53 @@ def test_pbt_beats_random_search_and_successive_halving_at_equal_steps(tmp_path)
         found["sha"].append(_best(halving))
     means = {name: statistics.mean(values) for name, values in found.items()}
     assert means["pbt"] > means["random"] and means["pbt"] > means["sha"], found
+
+
+DATA_STUDY = """
+import numpy as np
+from sklearn.linear_model import SGDClassifier
+from objectives import FunctionObjective, Pruned
+from search import Data, PBT, Study
+from spaces import Float, Space
+
+def evaluate(config, data, trial):
+    state = trial.last_checkpoint()
+    model = state or SGDClassifier(alpha=config["alpha"], random_state=0)
+    model.set_params(alpha=config["alpha"])
+    half = len(data.y) // 2
+    start = (trial.last_checkpoint_step or 0)
+    for step in range(start + 1, 13):
+        model.partial_fit(data.X[:half], data.y[:half], classes=np.unique(data.y))
+        score = model.score(data.X[half:], data.y[half:])
+        trial.report(score, step)
+        if step % 3 == 0:
+            trial.checkpoint(model, step=step)
+        if step < 12 and trial.should_prune():
+            raise Pruned()
+    return score
+
+def fit(config, data):
+    return SGDClassifier(alpha=config["alpha"], random_state=0).fit(data.X, data.y)
+
+study = Study(name="pbt_data", data=Data("iris"), metric="accuracy", trials=4, workers=2,
+              space=Space({"alpha": Float(1e-5, 1e-1, log=True)}), seed=0, sampler="random",
+              objective=FunctionObjective(evaluate, fit=fit),
+              pruner=PBT(perturbation_interval=3, seed=0,
+                         hyperparam_mutations={"alpha": Float(1e-5, 1e-1, log=True)}))
+"""
+
+
+def test_the_final_evaluation_says_what_it_refits_under_pbt(tmp_path):
+    import json
+
+    (tmp_path / "study.py").write_text(DATA_STUDY)
+    done = run_cli("study.py", "--no-tracking", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    final = json.loads((tmp_path / "results" / "pbt_data" / "final.json").read_text())
+    schedule = final["pbt"]["schedule"]
+    assert final["pbt"]["evaluated"].startswith("the winning member's last hyperparameters")
+    assert schedule[-1]["trial"] == final["trial"] and schedule[0]["from_step"] == 0
+    assert [s["from_step"] for s in schedule[1:]] == [s["to_step"] for s in schedule[:-1]]
+    assert final["params"] == schedule[-1]["params"]
+    trials = stored_trials(tmp_path / "results" / "pbt_data")
+    assert "search:segment_ended" not in trials[final["trial"]].system_attrs  # a trained member
