@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from objectives._base import DevData, Objective, TrialHandle
+    from objectives._base import CheckpointingTrial, DevData, Objective, TrialHandle
     from objectives._errors import ObjectiveError, Pruned
     from objectives._function import FunctionObjective, as_objective
     from objectives._keras import KerasObjective
@@ -35,6 +35,7 @@ _EXPORTS = {
     "ObjectiveError": "objectives._errors",
     "Pruned": "objectives._errors",
     "TrialHandle": "objectives._base",
+    "CheckpointingTrial": "objectives._base",
     "METRICS": "objectives._metrics",
     "Metric": "objectives._metrics",
     "classification_report": "objectives._metrics",
@@ -65,6 +66,7 @@ __all__ = [
     "Pruned",
     "SklearnObjective",
     "TrialHandle",
+    "CheckpointingTrial",
     "as_objective",
     "classification_report",
     "get_metric",

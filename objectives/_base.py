@@ -71,6 +71,7 @@ class TrialHandle(Protocol):
     value with the trial (e.g. ``fold_scores``). ``seed`` is the study's seed (``None`` if unset).
     ``artifact_dir`` is a folder this trial may write files to (checkpoints, TensorBoard
     events), kept with the study's results; ``None`` when the engine keeps no artifacts.
+    A handle may also keep checkpoints (:class:`CheckpointingTrial`).
     """
 
     seed: int | None
@@ -86,6 +87,27 @@ class TrialHandle(Protocol):
     def should_prune(self) -> bool: ...
 
     def set_attr(self, key: str, value: Any) -> None: ...
+
+
+@runtime_checkable
+class CheckpointingTrial(TrialHandle, Protocol):
+    """A trial handle that also keeps checkpoints (the engine's worker trial); optional: an
+    objective checks ``getattr(trial, "checkpoint", None)`` before it uses them.
+
+    ``checkpoint(source, step=...)`` saves a folder or file (copied) or any picklable state as
+    the trial's checkpoint of ``step`` and returns where it is kept (older ones are removed: the
+    last and the best by reported value stay); ``last_checkpoint()`` is the checkpoint the trial
+    goes on from (a retry after its worker died, a resumed run): its folder (to read, not to
+    write) or its state, ``None`` when the trial starts from scratch; ``last_checkpoint_step``
+    is that checkpoint's step, or ``None``.
+    """
+
+    def checkpoint(self, source: Any, *, step: int | None = None) -> Path: ...
+
+    def last_checkpoint(self) -> Any: ...
+
+    @property
+    def last_checkpoint_step(self) -> int | None: ...
 
 
 class Objective(abc.ABC):

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn_data, _nn_model, _nn_records, _nn_settings
-from objectives._errors import ObjectiveError, Pruned
+from objectives import _keras_state, _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives._errors import ObjectiveError
 from objectives._network import NetworkObjective, Part, Run, Training
 
 if TYPE_CHECKING:
@@ -39,8 +39,10 @@ class KerasObjective(NetworkObjective):
         ``factory(config, n_inputs, n_outputs) -> keras.Model``, uncompiled (the objective
         compiles it), whose last layer has ``n_outputs`` linear units (logits; one for two
         classes).
-    epochs, patience, folds, validation_size, final, device, tensorboard, min_delta
-        As for :class:`~objectives.TorchObjective`.
+    epochs, patience, folds, validation_size, final, device, tensorboard, min_delta,
+    checkpoint_every
+        As for :class:`~objectives.TorchObjective` (a trial that goes on from a checkpoint
+        shuffles its later batches otherwise than an uninterrupted one: close, not the same).
     threads
         CPU threads for the backend (TensorFlow: intra-op threads, settable before TensorFlow
         starts); ``None`` leaves the backend's setting.
@@ -108,13 +110,18 @@ class KerasObjective(NetworkObjective):
             # no XLA: compiling costs more than it saves on networks this size (measured)
             network.compile(optimizer=_optimizer(keras, training.settings),
                             loss=_loss(keras, training.loss), jit_compile=False)
-            scorer = _epoch_score(keras, training, train, valid)
+            restored = _keras_state.restore(keras, network, training, (
+                training.checkpoint_dir / _WEIGHTS if training.checkpoint_dir else None))
+            scorer = _epoch_score(keras, training, train, valid, restored)
+            callbacks = _callbacks(keras, training, valid is not None)
+            end = _keras_state.epoch_end(keras, training, scorer, callbacks, restored)
             network.fit(train.X, _targets(train.t, training.prep.kind),
                         batch_size=training.settings.batch_size, epochs=training.epochs,
-                        verbose=0, shuffle=True,
-                        callbacks=[scorer, *_callbacks(keras, training, valid is not None)])
-        if scorer.pruned is not None:
-            raise scorer.pruned
+                        initial_epoch=0 if restored is None else (
+                            training.epochs if restored.finished else restored.start),
+                        verbose=0, shuffle=True, callbacks=[scorer, *callbacks, end])
+        if end.pruned is not None:
+            raise end.pruned
         early = training.early
         if early is not None and valid is not None:
             best = early.best_epoch
@@ -385,14 +392,15 @@ def _epoch_score_class(keras: Any) -> type:
     return type("EpochScore", (_EpochScore, keras.callbacks.Callback), {})
 
 
-def _epoch_score(keras: Any, training: Training, train: Part, valid: Part | None) -> Any:
-    return _epoch_score_class(keras)(keras, training, train, valid)
+def _epoch_score(keras: Any, training: Training, train: Part, valid: Part | None,
+                 restored: Any) -> Any:
+    return _epoch_score_class(keras)(keras, training, train, valid, restored)
 
 
 class _EpochScore:
     """Scores each epoch with the study metric, puts ``score``, ``val_loss`` and ``val_score``
-    in Keras' logs (for EarlyStopping, ModelCheckpoint, TensorBoard), records the history,
-    and reports to the trial; a pruning verdict stops training.
+    in Keras' logs (for EarlyStopping, ModelCheckpoint, TensorBoard), records the history and
+    early stopping's state; the run's last callback reports (``_keras_state.EpochEnd``).
 
     Keras calls callbacks in order with the same logs, so this one comes first.
     """
@@ -400,16 +408,18 @@ class _EpochScore:
     model: Any
 
     def __init__(self, keras: Any, training: Training, train: Part,
-                 valid: Part | None) -> None:
+                 valid: Part | None, restored: Any = None) -> None:
         super().__init__()
         self._keras = keras
         self._training = training
         self._train = train
-        self._valid = valid
+        self.valid = valid
         self._loss = _loss(keras, training.loss)
-        self.lrs: list[float] = []
-        self.train_scores: list[float] = []
-        self.pruned: Pruned | None = None
+        extra = restored.extra if restored is not None else {}
+        self.lrs: list[float] = [float(v) for v in extra.get("lrs", [])]
+        self.train_scores: list[float] = [float(v) for v in extra.get("train_scores", [])]
+        self.diverged = False
+        self.val_score = float("nan")
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         lr = self.model.optimizer.learning_rate
@@ -428,7 +438,7 @@ class _EpochScore:
         logs["score"] = score
         record: dict[str, float | None] = {"loss": logs.get("loss"), "score": score,
                                            "lr": self.lrs[-1]}
-        valid = self._valid
+        valid = self.valid
         if valid is not None:
             out_v = forward(self.model, valid.X)
             val_loss = float(_numpy(self._loss(_targets(valid.t, prep.kind), out_v)))
@@ -438,16 +448,9 @@ class _EpochScore:
             record.update(val_loss=val_loss, val_score=val_score)
         training.history.add(epoch, **record)
         loss = logs.get("loss")
-        diverged = loss is not None and not math.isfinite(float(loss))
-        if diverged:
+        self.diverged = loss is not None and not math.isfinite(float(loss))
+        if self.diverged:
             self.model.stop_training = True  # the best epoch so far is kept
-        if valid is None or training.early is None:
-            return
-        training.early.update(float(logs["val_score"]), epoch)
-        if training.on_epoch is not None:
-            last = diverged or training.early.stop or epoch + 1 == training.epochs
-            try:
-                training.on_epoch(epoch, float(logs["val_score"]), last)
-            except Pruned as pruned:
-                self.pruned = pruned
-                self.model.stop_training = True
+        if valid is not None and training.early is not None:
+            self.val_score = float(logs["val_score"])
+            training.early.update(self.val_score, epoch)

@@ -5,6 +5,8 @@ rows, train a fresh network with early stopping while reporting the validation s
 epoch, keep the best epoch. A finished trial leaves in its artifact folder what the final
 model needs: ``summary.json`` (best epochs, learning rates), ``history.json``, TensorBoard
 events with the trial's HParams session (``_nn_board``) and, with a holdout, the best network (the checkpoint) and its preprocessing.
+A trial handle that keeps checkpoints gets the holdout run's training state after its epochs,
+and a trial that runs again goes on from its last one (``_nn_resume``).
 
 Given several metrics (a multi-objective study), each scoring metric is taken at the best
 epoch (best by the first scoring metric, the one reported), and the cost measures are the
@@ -20,14 +22,14 @@ from __future__ import annotations
 import abc
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn_board, _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives import _nn_board, _nn_data, _nn_model, _nn_records, _nn_resume, _nn_settings
 from objectives._base import DevData, Objective, TrialHandle
-from objectives._errors import ObjectiveError, Pruned
+from objectives._errors import ObjectiveError
 from objectives._measures import CostMeasure
 from objectives._metrics import Metric, get_metrics, leading, scoring_metric, several
 
@@ -75,12 +77,15 @@ class Training:
     #: stop after ``patience`` epochs without a better validation score; ``None``: no validation
     early: _nn_records.EarlyStopping | None = None
     #: called after each epoch with (epoch, validation score, whether it is the run's last
-    #: epoch: the epochs are done, early stopping stops, or training diverged); may raise Pruned
-    on_epoch: Callable[[int, float, bool], None] | None = None
+    #: epoch: the epochs are done, early stopping stops, or training diverged, and the writer
+    #: of the framework's state for the epoch's checkpoint); may raise Pruned
+    on_epoch: _nn_resume.OnEpoch | None = None
     #: learning rate of each epoch, replayed instead of the schedule (the refit)
     replay: list[float] | None = None
     log_dir: Path | None = None
     checkpoint_dir: Path | None = None
+    #: the run's checkpoints each epoch, and the one it goes on from (a holdout in a trial)
+    resume: _nn_resume.Checkpoints | None = None
 
     @property
     def loss(self) -> str:
@@ -125,7 +130,8 @@ class NetworkObjective(Objective):
     def __init__(self, model: Any = None, *, epochs: int = 100, patience: int = 10,
                  folds: int | None = None, validation_size: float | None = None,
                  final: str = "refit", device: str = "auto", tensorboard: bool = True,
-                 min_delta: float = 0.0, threads: int | None = None) -> None:
+                 min_delta: float = 0.0, threads: int | None = None,
+                 checkpoint_every: int | None = None) -> None:
         self.model = model
         self.epochs = epochs
         self.patience = patience
@@ -136,6 +142,7 @@ class NetworkObjective(Objective):
         self.tensorboard = tensorboard
         self.min_delta = min_delta
         self.threads = threads
+        self.checkpoint_every = checkpoint_every
 
     # --- public -------------------------------------------------------------------------------
 
@@ -228,7 +235,7 @@ class NetworkObjective(Objective):
             "tensorboard": self.tensorboard,
             "min_delta": self.min_delta,
             "threads": self.threads,
-        }
+        }  # not checkpoint_every: how often a trial saves its state changes no result
 
     # --- the framework's part -----------------------------------------------------------------
 
@@ -328,7 +335,8 @@ class NetworkObjective(Objective):
                 valid = _part(prep, data, valid_rows, y)
                 start = time.perf_counter()
                 run = self._train(training, _part(prep, data, train_rows, y), valid)
-                seconds = time.perf_counter() - start
+                seconds = time.perf_counter() - start + (
+                    training.resume.seconds_before if training.resume is not None else 0.0)
                 if run.best_score is None or not math.isfinite(run.best_score):
                     raise ObjectiveError(f"training diverged: no epoch gave a finite "
                                          f"validation {metric.name} (lower lr?)")
@@ -365,14 +373,15 @@ class NetworkObjective(Objective):
                   artifact_dir: Path | None) -> Training:
         """How to train on part ``k`` of ``n`` (named ``name``) inside a trial."""
         k, n, name = part
+        early = _nn_records.EarlyStopping(metric.direction, settings.patience, self.min_delta)
+        resume = _nn_resume.Checkpoints.of(trial, self.framework, part, config, history, early,
+                                           self.checkpoint_every)
         return Training(
-            config, settings, prep, metric, trial.seed, history,
-            early=_nn_records.EarlyStopping(metric.direction, settings.patience,
-                                            self.min_delta),
-            on_epoch=_reporter(trial, k * settings.epochs, k, n),
+            config, settings, prep, metric, trial.seed, history, early=early,
+            on_epoch=_nn_resume.epoch_hook(trial, k * settings.epochs, k, n, resume),
             log_dir=(artifact_dir / _nn_records.TENSORBOARD_DIR / name
                      if artifact_dir is not None and self.tensorboard else None),
-            checkpoint_dir=artifact_dir if n == 1 else None,
+            checkpoint_dir=artifact_dir if n == 1 else None, resume=resume,
         )
 
     def _measure(self, measured: tuple[Metric | CostMeasure, ...], lead: tuple[Metric, float],
@@ -445,23 +454,6 @@ class NetworkObjective(Objective):
         return _nn_model.wrap(prep, network, cls._forward, framework=cls.framework,
                               config=config, epochs=epochs, histories=histories,
                               portable=cls._portable, state=cls._state, head=head)
-
-
-def _reporter(trial: TrialHandle, offset: int, fold: int,
-              n_folds: int) -> Callable[[int, float, bool], None]:
-    """Report each epoch's validation score at step ``offset + epoch``; prune on the word.
-
-    The trial's last step (the last epoch of its last part) is reported, but the pruner is not
-    asked: the trial has trained all it will, and pruning it then throws its result away.
-    """
-
-    def on_epoch(epoch: int, score: float, last: bool) -> None:
-        trial.report(score, offset + epoch)
-        if not (last and fold == n_folds - 1) and trial.should_prune():
-            where = f" of fold {fold + 1}/{n_folds}" if n_folds > 1 else ""
-            raise Pruned(f"pruned after epoch {epoch + 1}{where}")
-
-    return on_epoch
 
 
 def _record_histories(trial: TrialHandle, histories: Mapping[str, _nn_records.History],

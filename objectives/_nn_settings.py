@@ -75,6 +75,10 @@ def validate_arguments(obj: Any) -> None:
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         raise bad("threads", "None (the framework's default) or an int >= 1")
+    every = obj.checkpoint_every
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 0):
+        raise bad("checkpoint_every", "None (while saving costs little), an int >= 1 (every that "
+                  "many epochs) or 0 (never)")
     delta = obj.min_delta
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or delta < 0:
         raise bad("min_delta", "a number >= 0")

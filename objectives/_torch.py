@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from objectives import _nn_board, _nn_data, _nn_model, _nn_records, _nn_settings
+from objectives import _nn_board, _nn_data, _nn_model, _nn_records, _nn_settings, _torch_state
 from objectives._errors import ObjectiveError
 from objectives._network import NetworkObjective, Part, Run, Training
 
@@ -60,6 +60,14 @@ class TorchObjective(NetworkObjective):
         CPU threads for torch during a run; ``None`` leaves torch's setting (which follows
         ``OMP_NUM_THREADS``, set per trial by Ray). Small networks train fastest on 1,
         especially when trials share the CPUs.
+    checkpoint_every
+        In a search whose trials keep checkpoints, the training state (network, optimizer,
+        schedule, early stopping, history, random state) is saved after epochs of a holdout
+        run, and a trial that runs again (its worker died; ``--resume``) goes on from the
+        epoch after its last one, to the network an uninterrupted run trains. ``None``: every
+        epoch while saving has taken at most a tenth of the training time (a small network
+        saves every few epochs), ``k``: every ``k`` epochs, ``0``: never; the run's last epoch
+        and one the pruner stops at are saved too. With folds a trial is not checkpointed.
 
     The config also sets training: ``optimizer`` (adam, adamw, sgd), ``lr``, ``weight_decay``,
     ``momentum`` and ``nesterov`` (sgd), ``batch_size``, ``scheduler`` (none, plateau, cosine,
@@ -320,7 +328,8 @@ def _predict(network: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
 def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part | None,
          device: torch.device, generator: torch.Generator,
          writer: _nn_board.EpochWriter | None) -> Run:
-    """The epoch loop: train, validate, report, schedule, stop early, restore the best."""
+    """The epoch loop: train, validate, report, checkpoint, schedule, stop early, restore the
+    best; from the epoch after the run's last checkpoint, if it has one."""
     import torch
 
     s, early = training.settings, training.early
@@ -329,17 +338,17 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
     scheduler = _scheduler(optimizer, s) if training.replay is None else None
     on_device = {name: (torch.from_numpy(part.X).to(device), torch.from_numpy(part.t).to(device))
                  for name, part in (("train", train), ("valid", valid)) if part is not None}
-    best_state: dict[str, torch.Tensor] | None = None
-    lrs: list[float] = []
-    train_score = best_train_score = None
-    for epoch in range(training.epochs):
+    loop = _torch_state.begin(torch, training, network, optimizer, scheduler, generator, device)
+    write = _torch_state.writer(torch, loop, network, optimizer, scheduler, generator, device)
+    lrs = loop.lrs
+    for epoch in range(loop.start, training.epochs):
         if training.replay is not None:
             for group in optimizer.param_groups:
                 group["lr"] = training.replay[epoch]
         lrs.append(float(optimizer.param_groups[0]["lr"]))
-        train_loss, train_score = _train_epoch(network, optimizer, loss_fn, training, train,
-                                               on_device["train"], generator)
-        record: dict[str, float | None] = {"loss": train_loss, "score": train_score,
+        train_loss, loop.train_score = _train_epoch(network, optimizer, loss_fn, training,
+                                                    train, on_device["train"], generator)
+        record: dict[str, float | None] = {"loss": train_loss, "score": loop.train_score,
                                            "lr": lrs[-1]}
         if valid is not None:
             record["val_loss"], record["val_score"] = _validate(network, loss_fn, training,
@@ -356,20 +365,22 @@ def _fit(network: torch.nn.Module, training: Training, train: Part, valid: Part 
         if early is not None and valid is not None:
             score = float(record["val_score"])  # type: ignore[arg-type]
             if early.update(score, epoch):
-                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-                best_train_score = train_score
+                loop.best_state = {k: v.detach().clone()
+                                   for k, v in network.state_dict().items()}
+                loop.best_train_score = loop.train_score
             if training.on_epoch is not None:
-                training.on_epoch(epoch, score, early.stop or epoch + 1 == training.epochs)
+                training.on_epoch(epoch, score, early.stop or epoch + 1 == training.epochs,
+                                  write)
             if early.stop:
                 break
-    if best_state is not None:
-        network.load_state_dict(best_state)
+    if loop.best_state is not None:
+        network.load_state_dict(loop.best_state)
     network.eval()
     if early is not None and valid is not None:
         best_epoch = early.best_epoch
         return Run(network, best_epoch, len(lrs), lrs,
-                   early.best if best_epoch >= 0 else None, best_train_score)
-    return Run(network, len(lrs) - 1, len(lrs), lrs, None, train_score)
+                   early.best if best_epoch >= 0 else None, loop.best_train_score)
+    return Run(network, len(lrs) - 1, len(lrs), lrs, None, loop.train_score)
 
 
 def _train_epoch(network: torch.nn.Module, optimizer: torch.optim.Optimizer,
