@@ -40,7 +40,7 @@ from search.core._goals import Goals, ShapeMismatch
 from search.core._keyed import sign_trial_files
 from search.core._observers import TrialsFn
 from search.core._outcome import COMPLETE, FAIL, PRUNED, failure
-from search.core._pbt import PBT, PBT_ATTR
+from search.core._pbt import PBT, PBT_ATTR, last_value
 from search.core._pool import Died, Worker, WorkerPool
 from search.core._trials import (
     ABANDONED,
@@ -148,6 +148,9 @@ class Engine:
     def run(self) -> dict[str, Any] | None:
         """Run trials until none may start and none runs; the stop rule's record, if it fired."""
         self._used = trials_used(self.study)
+        if self._pbt is not None:  # a resumed PBT study: members between two segments go on
+            self._segments.extend(self._pbt.resumed(self.study.get_trials(deepcopy=False),
+                                                    self._direction == "maximize"))
         if not self._multi:
             self._best = best_trial(self.study.get_trials(deepcopy=False), self._direction)
         try:
@@ -369,7 +372,7 @@ class Engine:
             self._system_attr(trial, METRICS, [running.metrics[s] for s in sorted(running.metrics)])
         segment = self._pbt is not None and state == PRUNED
         if segment:  # a PBT segment ended: its member trains on in the next one
-            state, value = COMPLETE, _last_value(self.study, trial)
+            state, value = COMPLETE, last_value(self.study._storage.get_trial(trial._trial_id))
             self._system_attr(trial, SEGMENT_ENDED, True)
         if state == COMPLETE:
             try:
@@ -476,12 +479,6 @@ def suggest(trial: optuna.Trial, name: str, distribution: Any) -> Any:
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     raise TypeError(f"parameter {name!r}: no suggest_* draws a {type(distribution).__name__}")
-
-
-def _last_value(study: optuna.Study, trial: optuna.Trial) -> float | None:
-    """The last value a trial reported (a PBT segment's value)."""
-    reported = study._storage.get_trial(trial._trial_id).intermediate_values
-    return reported[max(reported)] if reported else None
 
 
 def _waiting() -> Any:

@@ -142,6 +142,12 @@ class PBT(BasePruner):
             attrs[RESTORE_FROM] = holder.number
         return params, attrs
 
+    def resumed(self, trials: list[Any], maximize: bool) -> list[tuple[dict[str, Any],
+                                                                      dict[str, Any]]]:
+        """The next segments of the members a stopped run left between two segments."""
+        return [self.next_segment(ended, trials, maximize)
+                for ended in unfinished_members(trials)]
+
     def explore(self, params: dict[str, Any]) -> dict[str, Any]:
         """Perturb or resample each mutated parameter of ``params``."""
         out = dict(params)
@@ -153,6 +159,12 @@ class PBT(BasePruner):
             else:
                 out[name] = _perturb(mutation, out[name], self.perturbation_factors, self._rng)
         return out
+
+
+def last_value(trial: Any) -> float | None:
+    """The last value a trial reported: a PBT segment's value."""
+    reported = trial.intermediate_values
+    return float(reported[max(reported)]) if reported else None
 
 
 def _checkpoint_holder(trial: Any, trials: list[Any]) -> Any:
@@ -232,3 +244,17 @@ def schedule_of(trial: Any, trials: list[Any]) -> list[dict[str, Any]]:
         trial = trials[parent] if isinstance(parent, int) and 0 <= parent < len(trials) \
             else None
     return schedule[::-1]
+
+
+def unfinished_members(trials: list[Any]) -> list[Any]:
+    """The last segment of each member whose training a stopped run left between two
+    segments (its segment ended and no later one waits or runs): ``--resume`` goes on."""
+    from search.core._trials import ABANDONED, SEGMENT_ENDED
+
+    latest: dict[int, Any] = {}
+    for trial in trials:
+        place = trial.user_attrs.get(PBT_ATTR)
+        if place and ABANDONED not in trial.system_attrs:
+            latest[int(place["member"])] = trial
+    return [t for t in latest.values()
+            if t.state.name == "COMPLETE" and SEGMENT_ENDED in t.system_attrs]

@@ -152,3 +152,43 @@ def test_the_final_evaluation_says_what_it_refits_under_pbt(tmp_path):
     assert final["params"] == schedule[-1]["params"]
     trials = stored_trials(tmp_path / "results" / "pbt_data")
     assert "search:segment_ended" not in trials[final["trial"]].system_attrs  # a trained member
+
+
+def test_a_killed_pbt_run_resumes_every_member(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = STUDY.format(steps=STEPS, seed=0).replace(
+        "        step += 1\n", "        step += 1\n        __import__('time').sleep(0.02)\n")
+    (tmp_path / "study.py").write_text(source)
+    folder = tmp_path / "results" / "pbt"
+    driver = subprocess.Popen([sys.executable, "-m", "search", "study.py", "--no-tracking"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # some members are a few segments in
+            if (folder / "study.journal").exists() and len(stored_trials(folder)) >= 20:
+                break
+            time.sleep(0.1)
+        os.killpg(driver.pid, signal.SIGKILL)
+    finally:
+        driver.wait(timeout=30)
+    assert len(stored_trials(folder)) < 8 * STEPS // 5  # killed before the end
+    resumed = run_cli("study.py", "--no-tracking", "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = stored_trials(folder)
+    last = {}
+    for t in trials:
+        if t.state.name == "COMPLETE":
+            last[t.user_attrs["pbt"]["member"]] = t
+    assert len(last) == 8 and all(t.last_step == STEPS for t in last.values())
+    kept = [t for t in trials if "search:abandoned" not in t.system_attrs]
+    assert sum(t.user_attrs["pbt"]["segment"] == 0 for t in kept) == 8
+    for member in last:  # each member's segments once each, none run twice after the resume
+        segments = sorted(t.user_attrs["pbt"]["segment"] for t in kept
+                          if t.user_attrs["pbt"]["member"] == member)
+        assert segments == list(range(len(segments)))

@@ -20,6 +20,8 @@ from tests.conftest import run_cli, stored_trials
 
 pytest.importorskip("ray.tune", reason="Tune scripts need the ray extra")
 
+from tests.search.test_ray import cluster  # noqa: E402, F401 - the session's one Ray head
+
 BEST_LINE = "Best hyperparameters found were: "
 
 
@@ -321,3 +323,32 @@ def test_an_optuna_script_never_imports_ray(tmp_path):
     result = run_cli(script, "--no-tracking", "--results", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "RAY False" in result.stdout
+
+
+# --- the same examples with --backend ray, on the session's one Ray head ------------------------
+
+RAY_EXAMPLES = {  # name -> (study folder, trials Tune runs, extra flags)
+    "hyperband_function_example.py": ("hyperband_test", 20, ()),
+    "async_hyperband_example.py": ("asynchyperband_test", 20, ()),
+    "custom_func_checkpointing.py": ("hyperband_test", 5, ()),
+    "pbt_function.py": ("pbt_function_api_example", None, ()),
+    "optuna_example.py": ("easy_objective", 2, ("--trials", "2")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RAY_EXAMPLES))
+def test_the_examples_run_on_the_ray_backend(tmp_path, name, cluster):  # noqa: F811
+    from tests.search.test_ray import run_search
+
+    folder_name, count, flags = RAY_EXAMPLES[name]
+    script = example(tmp_path, name)
+    result = run_search(script, "--no-tracking", "--results", tmp_path / "out", "--backend",
+                        "ray", "--address", cluster.address, "--workers", "2", *flags, "--",
+                        "--smoke-test", cwd=tmp_path, env=cluster.env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    folder = tmp_path / "out" / folder_name
+    trials = stored_trials(folder)
+    members = [t for t in trials if (t.user_attrs.get("pbt") or {}).get("segment", 0) == 0]
+    assert len(members) == (count if count is not None else 8)  # pbt: num_samples members
+    assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
+    assert "on backend ray" in result.stdout
