@@ -60,6 +60,7 @@ class PBT(BasePruner):
         self.seed = seed
         self._rng = random.Random(seed)
         self._mutations: dict[str, Any] = {}
+        self._params: dict[str, Any] = {}
         self._start: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -81,22 +82,23 @@ class PBT(BasePruner):
     # --- the space: mutated names are parameters ------------------------------------------------
 
     def widen(self, space: Any) -> Any:
-        """``space`` with each mutated name a parameter drawn from its mutation (a function's
-        draws are kept as a constant's would be: its first draw); remembers the constants the
-        population starts at."""
+        """``space`` with each mutated name a parameter drawn from its mutation; remembers the
+        constants the population starts at. A function mutation (``lambda: random.uniform(a,
+        b)``) is drawn afresh to resample, within the range its draws span (and the starting
+        constant), which is the parameter the store records."""
         from spaces import Constant, Space
 
-        mutations, start = {}, {}
+        mutations, start, params = {}, {}, {}
         for name, spec in self.hyperparam_mutations.items():
-            if callable(spec) and not _is_domain(spec):
-                mutations[name] = spec
-                continue
-            mutations[name] = Space({name: spec})[name]
             held = space.get(name) if hasattr(space, "get") else None
             if isinstance(held, Constant):
                 start[name] = held.value
-        self._mutations, self._start = mutations, start
-        params = {n: p for n, p in mutations.items() if not callable(p) or _is_param(p)}
+            if callable(spec) and not _is_domain(spec):
+                mutations[name] = spec
+                params[name] = _span(name, spec, start.get(name))
+            else:
+                mutations[name] = params[name] = Space({name: spec})[name]
+        self._mutations, self._start, self._params = mutations, start, params
         if hasattr(space, "replaced"):
             return space.replaced(params)
         return Space({**dict(space), **params})
@@ -152,12 +154,13 @@ class PBT(BasePruner):
         """Perturb or resample each mutated parameter of ``params``."""
         out = dict(params)
         for name, mutation in self._mutations.items():
-            if callable(mutation) and not _is_param(mutation):
-                out[name] = mutation()
-            elif name not in out or self._rng.random() < self.resample_probability:
-                out[name] = _draw(mutation, self._rng)
+            param = self._params[name]
+            if name not in out or self._rng.random() < self.resample_probability:
+                drawn = mutation() if callable(mutation) and not _is_param(mutation) \
+                    else _draw(param, self._rng)
+                out[name] = _within(param, drawn)
             else:
-                out[name] = _perturb(mutation, out[name], self.perturbation_factors, self._rng)
+                out[name] = _perturb(param, out[name], self.perturbation_factors, self._rng)
         return out
 
 
@@ -190,6 +193,38 @@ def _latest_scores(trials: list[Any]) -> dict[int, Any]:
         if place and trial.state.name == "COMPLETE" and trial.value is not None:
             latest[int(place["member"])] = trial
     return latest
+
+
+def _span(name: str, draw: Any, start: Any) -> Any:
+    """The space parameter that holds what a mutation function draws: a range of numbers
+    (with ``start``), or a choice of at most 64 values; Python's ``random`` is put back."""
+    from spaces import Categorical, Float, Int
+
+    state = random.getstate()
+    try:
+        values = [draw() for _ in range(200)] + ([start] if start is not None else [])
+    finally:
+        random.setstate(state)
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) == len(values) and len(set(values)) > 64:
+        low, high = min(numbers), max(numbers)
+        if all(isinstance(v, int) for v in numbers):
+            return Int(int(low), int(high))
+        return Float(float(low), float(high))
+    distinct = sorted(set(values), key=repr)
+    if len(distinct) > 64:
+        raise ValueError(f"PBT: hyperparam_mutations[{name!r}] draws more than 64 values that "
+                         "are not numbers; give a list of choices or a range")
+    return Categorical(distinct)
+
+
+def _within(param: Any, value: Any) -> Any:
+    """``value`` kept inside a numeric parameter's bounds (a function may draw past what its
+    first draws spanned)."""
+    if type(param).__name__ in ("Float", "Int"):
+        value = min(max(value, param.low), param.high)
+        return int(round(value)) if type(param).__name__ == "Int" else float(value)
+    return value
 
 
 def _draw(param: Any, rng: random.Random) -> Any:

@@ -395,10 +395,8 @@ def _run_config(setup: TuneSetup, run_config: Any, max_t: int | None) -> None:
 def _checkpoint_config(setup: TuneSetup, config: Any) -> None:
     if config is None:
         return
-    if config.checkpoint_frequency or config.checkpoint_at_end:
-        raise UserError("CheckpointConfig(checkpoint_frequency / checkpoint_at_end): not "
-                        "answered under python -m search; save checkpoints with "
-                        "tune.report(..., checkpoint=...)")
+    # checkpoint_frequency / checkpoint_at_end ask a class trainable for checkpoints, which
+    # it saves at every step here (at least as often); a function saves with tune.report
     if config.num_to_keep is not None:  # the framework keeps the best one too
         setup.keep_checkpoints = int(config.num_to_keep)
 

@@ -283,10 +283,6 @@ def _refused_configs() -> dict[str, tuple[dict, str]]:
         "pb2": ({"tune_config": goal(scheduler=PB2(time_attr="training_iteration",
                                                    hyperparam_bounds={"lr": [0.001, 0.1]}))},
                 "TuneConfig(scheduler=PB2): not answered"),
-        "checkpoint_frequency": (
-            {"tune_config": goal(), "run_config": tune.RunConfig(
-                checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=2))},
-            "CheckpointConfig(checkpoint_frequency / checkpoint_at_end): not answered"),
         "callbacks": ({"tune_config": goal(), "run_config": tune.RunConfig(
                            callbacks=[tune.Callback()])},
                       "RunConfig(callbacks=[Callback]): Tune callbacks are not answered"),
@@ -296,8 +292,8 @@ def _refused_configs() -> dict[str, tuple[dict, str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["hyperopt", "median", "pb2", "checkpoint_frequency",
-                                  "callbacks", "no_metric", "mode_only"])
+@pytest.mark.parametrize("case", ["hyperopt", "median", "pb2", "callbacks", "no_metric",
+                                  "mode_only"])
 def test_each_setting_without_an_answer_is_named(case):
     from search.core._errors import UserError
     from search.scripts._tune_config import read_tuner
@@ -352,3 +348,16 @@ def test_the_examples_run_on_the_ray_backend(tmp_path, name, cluster):  # noqa: 
     assert len(members) == (count if count is not None else 8)  # pbt: num_samples members
     assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
     assert "on backend ray" in result.stdout
+
+
+def test_the_class_api_pbt_example_mutates_what_its_functions_draw(tmp_path):
+    """pbt_example.py: a tune.Trainable class with checkpoint_frequency, PBT whose lr mutation
+    is a function (lambda: random.uniform(...)) and whose starting lr is a constant."""
+    stdout, out = run_example(tmp_path, "pbt_example.py")
+    trials = stored_trials(out / "pbt_class_api_example")
+    first = [t for t in trials if t.user_attrs["pbt"]["segment"] == 0]
+    assert len(first) == 8 and {t.params["lr"] for t in first} == {0.0001}  # Tune's start
+    exploited = [t for t in trials if t.user_attrs["pbt"]["exploited"]]
+    assert exploited and all(0.0001 <= t.params["lr"] <= 0.02 for t in trials)
+    assert all(t.system_attrs.get("search:checkpoint") for t in trials)  # save_checkpoint ran
+    assert "Best hyperparameters found were: " in stdout
