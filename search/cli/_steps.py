@@ -24,7 +24,7 @@ from search.core._options import RunOptions
 from search.core._prepare import Prepared
 from search.core._store import open_store, read_store
 from search.core._strategies import sampler_seed
-from search.core._trials import ABANDONED, counts_toward_budget
+from search.core._trials import ABANDONED, PBT_ATTR, counts_toward_budget
 
 if TYPE_CHECKING:
     import optuna
@@ -131,7 +131,7 @@ def open_study(
 
 def _carried(trial: Any) -> dict[str, Any]:
     """What a continued trial keeps of the one it continues (a PBT member's lineage)."""
-    return {key: trial.user_attrs[key] for key in ("pbt",) if key in trial.user_attrs}
+    return {key: trial.user_attrs[key] for key in (PBT_ATTR,) if key in trial.user_attrs}
 
 
 def say_sampler(prep: Prepared) -> None:

@@ -14,6 +14,7 @@ best by the reported value stay.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -22,7 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from search.core._folder import trial_dir
 from search.core._keyed import keyed, matches, sha256_of
+
+log = logging.getLogger(__name__)
 
 #: the trial system attribute holding its latest checkpoint
 CHECKPOINT = "search:checkpoint"
@@ -214,10 +218,6 @@ def restore_for(trial: Any, trials: Any, directory: Path | None) -> Restore | No
     """The checkpoint a starting trial continues from: its own latest (a retry), else the
     latest of the trial its ``restore_from`` user attribute names (a resumed run, a PBT
     segment); ``None`` when there is none or it no longer verifies (logged)."""
-    import logging
-
-    from search.core._folder import trial_dir
-
     recorded = trial.system_attrs.get(CHECKPOINT)
     source = trial.user_attrs.get(RESTORE_FROM)
     if recorded is None and isinstance(source, int) and 0 <= source < len(trials()):
@@ -226,7 +226,7 @@ def restore_for(trial: Any, trials: Any, directory: Path | None) -> Restore | No
         return None
     restore = restore_from(recorded, trial_dir(directory, int(recorded["trial"])))
     if restore is None:
-        logging.getLogger(__name__).warning(
+        log.warning(
             "trial %d: the checkpoint of trial %s at step %s does not verify (changed or "
             "removed after it was saved); the trial starts from scratch",
             trial.number, recorded.get("trial"), recorded.get("step"))

@@ -25,8 +25,8 @@ from typing import Any
 import optuna
 from optuna.pruners import BasePruner
 
-#: the user attribute holding a trial's place in the population
-PBT_ATTR = "pbt"
+from search.core._checkpoints import CHECKPOINT, RESTORE_FROM
+from search.core._trials import ABANDONED, PBT_ATTR, SEGMENT_ENDED
 
 
 class PBT(BasePruner):
@@ -117,8 +117,6 @@ class PBT(BasePruner):
     def next_segment(self, ended: optuna.trial.FrozenTrial, trials: list[Any],
                      maximize: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         """The params and user attributes of the member's next segment."""
-        from search.core._checkpoints import CHECKPOINT, RESTORE_FROM
-
         place = dict(ended.user_attrs.get(PBT_ATTR) or {})
         latest = _latest_scores(trials)
         ranked = sorted(latest.values(), key=lambda t: float(t.value), reverse=maximize)
@@ -173,8 +171,6 @@ def last_value(trial: Any) -> float | None:
 def _checkpoint_holder(trial: Any, trials: list[Any]) -> Any:
     """The trial holding a member's latest checkpoint: ``trial``, or the segment it continued
     from (a segment that saved none, back along its lineage); ``None`` when none saved one."""
-    from search.core._checkpoints import CHECKPOINT, RESTORE_FROM
-
     seen = set()
     while trial is not None and trial.number not in seen:
         if CHECKPOINT in trial.system_attrs:
@@ -284,8 +280,6 @@ def schedule_of(trial: Any, trials: list[Any]) -> list[dict[str, Any]]:
 def unfinished_members(trials: list[Any]) -> list[Any]:
     """The last segment of each member whose training a stopped run left between two
     segments (its segment ended and no later one waits or runs): ``--resume`` goes on."""
-    from search.core._trials import ABANDONED, SEGMENT_ENDED
-
     latest: dict[int, Any] = {}
     for trial in trials:
         place = trial.user_attrs.get(PBT_ATTR)

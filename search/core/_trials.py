@@ -10,6 +10,8 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from search.core._checkpoints import RESTORE_FROM
+
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
@@ -25,6 +27,9 @@ WORKER = "search:worker"
 #: system attribute holding every metric a trial reported, one mapping a step (Ray Tune's
 #: ``tune.report``), in step order
 METRICS = "search:metrics"
+#: user attribute of a Population Based Training segment: its member, segment, parent, the step
+#: it started from, whether it exploited another member (:mod:`search.core._pbt`)
+PBT_ATTR = "pbt"
 #: system attribute of a PBT segment that ended for its member to train on in the next one
 SEGMENT_ENDED = "search:segment_ended"
 
@@ -36,7 +41,7 @@ WARM = "search:warm_start"
 #: (``trial.set_user_attr``), shown as ``user_attrs_<key>`` as Optuna names them
 OWN_USER_ATTRS = frozenset({
     "fold_scores", "fold_values", "train_score", "best_epochs", "epochs_trained", "error",
-    "values", "worker_deaths", "enqueued", "warm_start", "restore_from", "pbt",
+    "values", "worker_deaths", "enqueued", "warm_start", RESTORE_FROM, PBT_ATTR,
 })
 
 
@@ -48,7 +53,7 @@ def user_attrs(trial: FrozenTrial) -> dict[str, Any]:
 def counts_toward_budget(trial: FrozenTrial) -> bool:
     """Every trial counts except those a run abandoned (their slots run again), those a
     warm start took from another study, and a PBT member's segments after its first."""
-    segment = (trial.user_attrs.get("pbt") or {}).get("segment", 0)
+    segment = (trial.user_attrs.get(PBT_ATTR) or {}).get("segment", 0)
     return ABANDONED not in trial.system_attrs and WARM not in trial.system_attrs \
         and not segment
 

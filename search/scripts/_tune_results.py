@@ -177,7 +177,7 @@ def result_grid(trials: Sequence[Any], directory: Path, space: Any, metric: str,
 def _members(trials: Sequence[Any]) -> list[list[Any]]:
     """The trials grouped as Tune's trials: a PBT member's segments (the ``pbt`` user
     attribute) in order, every other trial alone."""
-    from search.core._pbt import PBT_ATTR
+    from search.core._trials import PBT_ATTR
 
     groups: dict[int, list[Any]] = {}
     for trial in trials:

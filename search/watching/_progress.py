@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from search.core._observers import RunContext, RunObserver, TrialsFn
-from search.core._trials import best_trial, counts_toward_budget
+from search.core._trials import PBT_ATTR, best_trial, counts_toward_budget
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -54,7 +54,7 @@ class ProgressPrinter(RunObserver):
             seconds = f"{(trial.datetime_complete - trial.datetime_start).total_seconds():.2f}s"
         error = trial.user_attrs.get("error")
         tail = f"  {error}" if trial.state.name == "FAIL" and error else ""
-        place = trial.user_attrs.get("pbt")
+        place = trial.user_attrs.get(PBT_ATTR)
         if place and place.get("segment"):
             came = f", from #{place['parent']}" if place.get("exploited") else ""
             tail += f"  (member #{place['member']}, segment {place['segment']}{came})"

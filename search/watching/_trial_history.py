@@ -18,16 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from search.core._checkpoints import CHECKPOINT
 from search.core._folder import trial_dir
-from search.core._trials import METRICS, WARM
+from search.core._trials import METRICS, PBT_ATTR, WARM
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 #: the key Ray Tune numbers a trial's steps by (1, 2, ...)
 ITERATION = "training_iteration"
-#: the user attribute of a PBT segment (``search.core._pbt.PBT_ATTR``; that module imports
-#: Optuna, which MLflow's writer process need not)
-PBT_ATTR = "pbt"
 
 
 def step_metrics(trial: FrozenTrial) -> list[tuple[int, dict[str, Any]]]:

@@ -95,7 +95,8 @@ def test_pbt_beats_random_search_and_successive_halving_at_equal_steps(tmp_path)
     for seed in range(3):
         pbt = _run(tmp_path, seed)
         random_search = _run(tmp_path, seed, "--pruner", "none", "--trials", "10")
-        halving = _run(tmp_path, seed, "--pruner", "successive_halving", "--trials", "150")
+        halving = _run(tmp_path, seed, "--pruner", "successive_halving", "--trials", "150",
+                       "--workers", "1")  # one worker: its pruning, and so its steps, repeat
         assert _steps(random_search) >= _steps(pbt) and _steps(halving) >= _steps(pbt)
         found["pbt"].append(_best(pbt))
         found["random"].append(_best(random_search))
