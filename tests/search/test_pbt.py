@@ -193,3 +193,14 @@ def test_a_killed_pbt_run_resumes_every_member(tmp_path):
         segments = sorted(t.user_attrs["pbt"]["segment"] for t in kept
                           if t.user_attrs["pbt"]["member"] == member)
         assert segments == list(range(len(segments)))
+
+
+def test_a_pbt_setting_out_of_range_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "study.py").write_text(STUDY.format(steps=STEPS, seed=0).replace(
+        "PBT(perturbation_interval=5", "PBT(perturbation_interval=0"))
+    done = run_cli("study.py", "--no-tracking", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: study.py:") and done.stderr.count("\n") == 1
+    assert done.stderr.endswith("ValueError: PBT: perturbation_interval must be an integer >= 1, "
+                                "got 0\n")
+    assert not (tmp_path / "results").exists()
