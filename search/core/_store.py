@@ -32,11 +32,11 @@ if TYPE_CHECKING:
 
 def open_store(directory: Path) -> JournalStorage:
     """The driver's store of the study in ``directory``; call it holding the run lock."""
-    from optuna.storages import JournalStorage
+    from search.core._store_index import StateIndexedJournal
 
     path = directory / STORE_FILE
     _repair_torn_tail(path)
-    return JournalStorage(_writer_backend(path))
+    return StateIndexedJournal(_writer_backend(path))
 
 
 def read_store(path: Path) -> JournalStorage:
@@ -58,15 +58,23 @@ def _writer_backend(path: Path) -> Any:
     from search.core._errors import writing
 
     class SingleWriterJournal(BaseJournalBackend):
-        """The journal held in memory, appended to the file with one write per batch."""
+        """The journal appended to the file with one write per batch. It holds in memory only
+        the lines its storage has not read yet: the storage keeps the study itself, so a long
+        run's memory does not hold every line twice."""
 
         def __init__(self) -> None:
             self._logs: list[dict[str, Any]] = list(_read_lines(path, 0)[0])
+            self._first = 0  # the number of the first line in self._logs
             with writing(path):
                 self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
         def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
-            return self._logs[log_number_from:]
+            if log_number_from < self._first:
+                raise RuntimeError(f"{path}: journal lines before {self._first} were read "
+                                   "already; one storage reads this writer")
+            del self._logs[:log_number_from - self._first]  # read, so applied: not kept
+            self._first = log_number_from
+            return list(self._logs)
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             """Append whole lines or nothing: a write the file system refuses part-way (a full
@@ -112,13 +120,19 @@ def _reader_backend(path: Path) -> Any:
         """Reads complete lines as the file grows; refuses to write."""
 
         def __init__(self) -> None:
-            self._logs: list[dict[str, Any]] = []
+            self._logs: list[dict[str, Any]] = []  # read from the file, not yet by the storage
+            self._first = 0  # the number of the first line in self._logs
             self._offset = 0
 
         def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+            if log_number_from < self._first:
+                raise RuntimeError(f"{path}: journal lines before {self._first} were read "
+                                   "already; one storage reads this reader")
             new, self._offset = _read_lines(path, self._offset)
+            del self._logs[:log_number_from - self._first]
+            self._first = log_number_from
             self._logs.extend(new)
-            return self._logs[log_number_from:]
+            return list(self._logs)
 
         def append_logs(self, logs: list[dict[str, Any]]) -> None:
             raise ReadOnlyStore(f"{path}: opened read-only; only the run's driver writes it")
