@@ -46,14 +46,15 @@ def peak_rss(pid: int, stop: threading.Event, found: list[int]) -> None:
                 found[0] = max(found[0], int(line.split()[1]))
 
 
-def ours(trials: int, workers: int, sampler: str, tracking: bool) -> tuple[list[float], float, int]:
+def ours(trials: int, workers: int, sampler: str, tracking: bool,
+         flags: list[str]) -> tuple[list[float], float, int]:
     """Completion times, wall seconds and the driver's peak RSS (MB) of one run."""
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "zero.py"
         study.write_text(STUDY)
         cmd = [sys.executable, "-m", "search", str(study), "--results", str(Path(tmp) / "out"),
                "--trials", str(trials), "--workers", str(workers), "--sampler", sampler,
-               "--no-final", *([] if tracking else ["--no-tracking"])]
+               "--no-final", *([] if tracking else ["--no-tracking"]), *flags]
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         found, stop = [0], threading.Event()
@@ -109,11 +110,14 @@ def main() -> None:
     parser.add_argument("--sampler", default="random")
     parser.add_argument("--tracking", action="store_true")
     parser.add_argument("--raw", action="store_true", help="also raw Optuna in memory")
+    parser.add_argument("--no-reproducible", action="store_true", help="pass --no-reproducible")
     args = parser.parse_args()
     print(machine())
     print(f"{args.trials} zero-cost trials, --workers {args.workers}, --sampler {args.sampler}, "
-          f"tracking {'on' if args.tracking else 'off'}; trials a second per tenth of the run")
-    times, wall, rss = ours(args.trials, args.workers, args.sampler, args.tracking)
+          f"tracking {'on' if args.tracking else 'off'}{' --no-reproducible' * args.no_reproducible}"
+          "; trials a second per tenth of the run")
+    flags = ["--no-reproducible"] if args.no_reproducible else []
+    times, wall, rss = ours(args.trials, args.workers, args.sampler, args.tracking, flags)
     show("python -m search", tenths(times), f"  wall {wall:.1f} s, driver peak RSS {rss} MB")
     if args.raw:
         show("raw Optuna, in memory", tenths(raw(args.trials, args.sampler)))

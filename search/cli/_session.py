@@ -23,6 +23,7 @@ from search.cli._steps import (
     observers_for,
     open_study,
     print_stop,
+    reproducible_run,
     say_sampler,
     small_budget,
     stored_record,
@@ -43,6 +44,7 @@ from search.core._journal_check import CHECKPOINT_S, JOURNAL_KEY, Ledger, check_
 from search.core._logging import log_to_file
 from search.core._observers import Observers, RunContext
 from search.core._options import RunOptions
+from search.core._pbt import PBT
 from search.core._pool import WorkerPool
 from search.core._prepare import Prepared, prepare
 from search.core._record import (
@@ -52,6 +54,7 @@ from search.core._record import (
     study_record,
     update_record,
 )
+from search.core._reproducible import Reproducible
 from search.core._store import run_lock
 from search.core._strategies import strategy_record
 from search.core._study import Study
@@ -83,6 +86,7 @@ class RunSession:
         self.observers = Observers([])
         self.written = False
         self._searches = 0
+        self._reproducible: Reproducible | None = None
         self._ended = False
         self._started = now()
         self.ledger = Ledger(self._journal)  # what the run wrote to the journal
@@ -209,6 +213,8 @@ class RunSession:
                        for t in opt.get_trials(deepcopy=False))
             context = RunContext(prep, self.directory, self.options.resume, done)
             self.observers.search_started(context, opt.get_trials(deepcopy=False))
+            self._reproducible = reproducible_run(prep, self.options, self.directory, pool.size,
+                                                  isinstance(opt.pruner, PBT))
         else:
             self.observers.budget_changed(trials)
         self._searches += 1
@@ -217,7 +223,8 @@ class RunSession:
         engine = Engine(opt, prep.parts.space, pool, budget,
                         on_finished=self._finished(callbacks), retries=self.options.retries(),
                         goals=prep.parts.goals, stop_requested=stop_requested,
-                        directory=self.directory, keep_checkpoints=self.options.keep_checkpoints)
+                        directory=self.directory, keep_checkpoints=self.options.keep_checkpoints,
+                        reproducible=self._reproducible, sampler_for=prep.make_sampler)
         stop = engine.run()
         if engine.mismatch is not None:
             raise RunError(f"{engine.mismatch}; see {self.directory / 'search.log'}")

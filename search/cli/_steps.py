@@ -22,6 +22,8 @@ from search.core._folder import (
 from search.core._journal_check import STARTING
 from search.core._options import RunOptions
 from search.core._prepare import Prepared
+from search.core._record import update_record
+from search.core._reproducible import SLOT, Reproducible, record_of, reproducible_for
 from search.core._store import open_store, read_store
 from search.core._strategies import sampler_seed
 from search.core._trials import ABANDONED, PBT_ATTR, counts_toward_budget
@@ -123,7 +125,8 @@ def open_study(
         storage.set_trial_system_attr(trial._trial_id, ABANDONED, True)
         storage.set_trial_user_attr(trial._trial_id, "error", "abandoned: its run was killed")
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-        if CHECKPOINT in trial.system_attrs:  # it runs again first, from its last checkpoint
+        if CHECKPOINT in trial.system_attrs or SLOT in trial.system_attrs:
+            # it runs again first: from its last checkpoint; in its slot, with its config
             opt.enqueue_trial(trial.params, user_attrs={RESTORE_FROM: trial.number,
                                                         **_carried(trial)})
     return opt
@@ -253,3 +256,13 @@ def print_final(record: dict[str, Any], directory: Path) -> None:
         f"{record['validation_value']:.6g}{std}, test {record['test_value']:.6g} "
         f"({record['test_rows']} sealed rows, opened once{later}) -> {directory / FINAL_JSON}"
     )
+
+
+def reproducible_run(prep: Prepared, options: RunOptions, directory: Path, workers: int,
+                     pbt: bool) -> Reproducible | None:
+    """Whether this run reproduces for its seed (recorded in ``study.json``), and how."""
+    recorded = read_record(directory / STUDY_JSON).get("reproducible")
+    settings, why = reproducible_for(prep.study.sampler, pbt, prep.seed, workers,
+                                     options.reproducible, recorded)
+    update_record(directory, reproducible=record_of(settings, why))
+    return settings

@@ -22,19 +22,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.core._channel import (
-    Ask,
-    Attr,
-    Done,
-    Report,
-    Run,
-    StudySnapshot,
-    StudyState,
-    TrialSnapshot,
-)
+from search.core._asking import Asker, log_finished, suggest, trial_snapshot, waiting_state
+from search.core._channel import Ask, Attr, Done, Report, Run, StudySnapshot, StudyState
 from search.core._checkpoints import CHECKPOINT, record, restore_for
 from search.core._goals import Goals, ShapeMismatch
 from search.core._keyed import sign_trial_files
@@ -47,6 +40,7 @@ from search.core._trials import (
     FILES,
     METRICS,
     SEGMENT_ENDED,
+    STARTED,
     WORKER,
     best_trial,
     counts_toward_budget,
@@ -56,6 +50,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
+    from search.core._reproducible import Reproducible
     from spaces import Space
 
 log = logging.getLogger(__name__)
@@ -92,6 +87,8 @@ class _Running:
     steps: set[int] = field(default_factory=set)
     deaths: list[str] = field(default_factory=list)
     metrics: dict[int, Any] = field(default_factory=dict)  # step -> every metric reported
+    slot: int | None = None  # its slot in a reproducible run
+    ahead: bool = False  # drawn before a worker was free
 
 
 def trials_used(study: optuna.Study) -> int:
@@ -119,6 +116,8 @@ class Engine:
         stop_requested: Callable[[], bool] | None = None,
         directory: Path | None = None,
         keep_checkpoints: int | None = None,
+        reproducible: Reproducible | None = None,
+        sampler_for: Callable[[int], Any] | None = None,
     ) -> None:
         self.study = study
         self.goals = goals  # None: the objective returns one number
@@ -132,7 +131,9 @@ class Engine:
         self._on_finished = on_finished
         self._running: dict[Worker, _Running] = {}
         self._again: collections.deque[_Running] = collections.deque()
+        self._ready: collections.deque[_Running] = collections.deque()  # drawn, not started
         self._pbt = study.pruner if isinstance(study.pruner, PBT) else None
+        self._asker = Asker(study, None if self._pbt else reproducible, sampler_for)
         self._segments: collections.deque[tuple[dict[str, Any], dict[str, Any]]] = \
             collections.deque()  # PBT: members' next segments, which no budget stops
         self._closed = False
@@ -154,16 +155,22 @@ class Engine:
         if not self._multi:
             self._best = best_trial(self.study.get_trials(deepcopy=False), self._direction)
         try:
-            while self._running or self._again or self._pending_segments or not self._closed:
+            while self._busy or not self._closed:
                 self._dispatch()
-                if not (self._running or self._again or self._pending_segments) and self._closed:
+                if not self._busy and self._closed:
                     break
+                self._draw_ahead()
                 for worker, message in self.pool.events(self._wait()):
                     self._handle(worker, message)
         except BaseException:
             self._abandon("interrupted: its slot runs again on --resume")
             raise
         return self.stopped
+
+    @property
+    def _busy(self) -> bool:
+        """Trials run, wait to run again, are drawn ahead, or PBT members go on."""
+        return bool(self._running or self._again or self._ready or self._pending_segments)
 
     # --- starting trials ------------------------------------------------------------------------
 
@@ -174,12 +181,14 @@ class Engine:
                 return
             self._running[worker] = running
             self._system_attr(running.trial, WORKER, f"{worker.host}:{worker.pid}")
+            if running.ahead:  # Optuna's datetime_start is when it was drawn
+                self._system_attr(running.trial, STARTED, datetime.now().isoformat())
             trial = running.trial
             stored = self.study._storage.get_trial(trial._trial_id)
             restore = restore_for(stored, lambda: self.study.get_trials(deepcopy=False),
                                   self.directory)
             job = Run(trial.number, running.config, running.attempt, self.rows,
-                      trial=_trial_snapshot(stored), study=self._study_snapshot(),
+                      trial=trial_snapshot(stored), study=self._study_snapshot(),
                       restore=restore.as_message() if restore is not None else None,
                       keep_checkpoints=self.keep_checkpoints)
             self.pool.send(worker, job)
@@ -196,9 +205,12 @@ class Engine:
         return self._snapshot
 
     def _next(self) -> _Running | None:
-        """The next trial to start: a new one while the budget allows, else a PBT member's
-        next segment; ``None`` when none may start now."""
-        running = self._new_trial()
+        """The next trial to start: one drawn ahead, a new one while the budget allows, else a
+        PBT member's next segment; ``None`` when none may start now."""
+        if self._ready and self._cut_short():
+            self._abandon("abandoned: drawn ahead, and the search ended before it started",
+                          running=False)
+        running = self._ready.popleft() if self._ready else self._new_trial()
         if running is None and self._segments and self.ended_by is None:
             return self._next_segment()
         return running
@@ -225,17 +237,36 @@ class Engine:
                 self._closed = True
                 return None
             self._fix_next()
-            trial = self.study.ask()
-            self._used += 1
-            if self._pbt is not None:
-                trial.set_user_attr(PBT_ATTR, self._pbt.first_segment(trial.number))
-            try:
-                return _Running(trial, self.space.sample(trial))
-            except Exception as exc:  # noqa: BLE001 - the trial fails alone, as any other
-                lost = failure(exc)
-                log.error("trial %d: sampling failed:\n%s", trial.number, lost.detail)
-                self._tell(_Running(trial, {}), FAIL, error=f"sampling failed: {lost.error}")
+            slot = self._asker.slot()
+            if not self._asker.ready(slot, self._unfinished_slots()):
+                return None  # reproducible: the slots it sees have not all finished
+            with self._asker.seen_by(slot):
+                trial = self._asker.ask(slot)
+                self._used += 1
+                if self._pbt is not None:
+                    trial.set_user_attr(PBT_ATTR, self._pbt.first_segment(trial.number))
+                try:
+                    return _Running(trial, self.space.sample(trial), slot=slot)
+                except Exception as exc:  # noqa: BLE001 - the trial fails alone, as any other
+                    lost = failure(exc)
+                    log.error("trial %d: sampling failed:\n%s", trial.number, lost.detail)
+            self._tell(_Running(trial, {}, slot=slot), FAIL,
+                       error=f"sampling failed: {lost.error}")
         return None
+
+    def _unfinished_slots(self) -> Any:
+        return (r.slot for r in (*self._running.values(), *self._again, *self._ready))
+
+    def _draw_ahead(self) -> None:
+        """Reproducible: draw the next trial while every worker is busy, once the slots it
+        sees have finished, so that the worker that frees first starts it at once (its config
+        would be the same drawn later)."""
+        if self._asker.reproducible is not None and not self.pool.idle and not self._ready \
+                and not self._again:
+            running = self._new_trial()
+            if running is not None:
+                running.ahead = True
+                self._ready.append(running)
 
     def _fix_next(self) -> None:
         """Values the next new trial takes, unless a trial waits already: a space with grid
@@ -244,8 +275,12 @@ class Engine:
         points = self.space.grid_points() if hasattr(self.space, "grid_points") else []
         fixed = dict(points[self._used % len(points)]) if points else {}
         fixed.update(self._pbt.first_values() if self._pbt is not None else {})
-        if fixed and not self.study.get_trials(deepcopy=False, states=(_waiting(),)):
+        if fixed and not self.study.get_trials(deepcopy=False, states=(waiting_state(),)):
             self.study.enqueue_trial(fixed, skip_if_exists=False)
+
+    def _cut_short(self) -> bool:
+        """Whether the deadline passed or the study was told to stop."""
+        return self.budget.expired() or self._told_to_stop or self._stop_requested()
 
     def _spent(self) -> bool:
         from optuna.samplers import GridSampler
@@ -301,14 +336,16 @@ class Engine:
         """The driver's answer to a trial's question; an error is sent back to be raised."""
         try:
             if ask.what == "prune":
-                return False if self._multi else running.trial.should_prune()
+                with self._asker.seen_by(running.slot):
+                    return False if self._multi else running.trial.should_prune()
             if ask.what == "suggest":
                 from optuna.distributions import json_to_distribution
 
                 name, distribution = ask.args
-                return suggest(running.trial, str(name), json_to_distribution(distribution))
+                with self._asker.seen_by(running.slot):
+                    return suggest(running.trial, str(name), json_to_distribution(distribution))
             if ask.what == "study":
-                return StudyState(user_attrs=self.study.user_attrs, best=self._best)
+                return StudyState(user_attrs=self.study.user_attrs, best=self._seen_best(running))
             if ask.what == "stop":
                 self._told_to_stop = True
                 return None
@@ -342,7 +379,7 @@ class Engine:
 
     def _died(self, worker: Worker, cause: str, *, retry: bool = True) -> None:
         running = self._running.pop(worker, None)
-        if not self._closed or self._running or self._again or running is not None:
+        if not self._closed or self._busy or running is not None:
             self.pool.replace(worker)
         if running is None:
             return
@@ -376,7 +413,7 @@ class Engine:
             self._system_attr(trial, SEGMENT_ENDED, True)
         if state == COMPLETE:
             try:
-                read = self._read(trial, value)
+                read = value if self.goals is None else self.goals.tell_values(trial, value)
             except ShapeMismatch as mismatch:
                 read = str(mismatch)
                 self._stop_on_mismatch(trial.number, read)
@@ -407,6 +444,13 @@ class Engine:
         self._closed = True
         self._abandon(f"abandoned: {self.mismatch}")
 
+    def _seen_best(self, running: _Running) -> FrozenTrial | None:
+        """The best trial as ``running`` may see it (reproducible: its slot's view)."""
+        if running.slot is None or self._multi:
+            return self._best
+        with self._asker.seen_by(running.slot):
+            return best_trial(self.study.get_trials(deepcopy=False), self._direction)
+
     def _keep_best(self, trial: FrozenTrial) -> None:
         if self._multi or trial.state.name != "COMPLETE" or trial.value is None:
             return
@@ -422,73 +466,21 @@ class Engine:
     def _multi(self) -> bool:
         return self.goals is not None and self.goals.multi
 
-    def _read(self, trial: optuna.Trial, value: Any) -> Any:
-        """The value(s) to tell for a complete trial, its constraints set; or why it fails."""
-        if self.goals is None:
-            return value
-        read = self.goals.read(value)
-        if isinstance(read, str):
-            return read
-        values, named = read
-        if set(named) != set(self.goals.names):
-            trial.set_user_attr("values", named)  # the measures beside the objectives
-        for name, violation in self.goals.violations(named).items():
-            trial.set_constraint(name, violation)
-        return values if self.goals.multi else values[0]
-
-    def _abandon(self, why: str) -> None:
-        """Running and waiting trials end FAIL without using their slots."""
+    def _abandon(self, why: str, *, running: bool = True) -> None:
+        """Running, waiting and drawn trials (drawn ones alone with ``running=False``) end FAIL
+        without using their slots."""
         from optuna.trial import TrialState
 
         storage = self.study._storage
-        for running in [*self._running.values(), *self._again]:
-            trial_id = running.trial._trial_id
-            storage.set_trial_system_attr(trial_id, ABANDONED, True)
-            storage.set_trial_user_attr(trial_id, "error", why)
-            storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        self._running.clear()
-        self._again.clear()
+        ended = [*self._running.values(), *self._again] if running else []
+        for trial in [r.trial for r in (*ended, *self._ready)]:
+            storage.set_trial_system_attr(trial._trial_id, ABANDONED, True)
+            storage.set_trial_user_attr(trial._trial_id, "error", why)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if running:
+            self._running.clear()
+            self._again.clear()
+        self._ready.clear()
 
     def _system_attr(self, trial: optuna.Trial, key: str, value: Any) -> None:
         self.study._storage.set_trial_system_attr(trial._trial_id, key, value)
-
-
-def _trial_snapshot(trial: FrozenTrial) -> TrialSnapshot:
-    """What the trial's Optuna API in the worker reads: the trial as it starts."""
-    from optuna.distributions import distribution_to_json
-
-    return TrialSnapshot(
-        trial_id=trial._trial_id,
-        params=dict(trial.params),
-        distributions={k: distribution_to_json(d) for k, d in trial.distributions.items()},
-        user_attrs=dict(trial.user_attrs),
-        datetime_start=trial.datetime_start,
-    )
-
-
-def suggest(trial: optuna.Trial, name: str, distribution: Any) -> Any:
-    """A parameter's value from the study's sampler, through Optuna's public ``suggest_*``."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if isinstance(distribution, FloatDistribution):
-        return trial.suggest_float(name, distribution.low, distribution.high,
-                                   step=distribution.step, log=distribution.log)
-    if isinstance(distribution, IntDistribution):
-        return trial.suggest_int(name, distribution.low, distribution.high,
-                                 step=distribution.step, log=distribution.log)
-    if isinstance(distribution, CategoricalDistribution):
-        return trial.suggest_categorical(name, distribution.choices)
-    raise TypeError(f"parameter {name!r}: no suggest_* draws a {type(distribution).__name__}")
-
-
-def _waiting() -> Any:
-    from optuna.trial import TrialState
-
-    return TrialState.WAITING
-
-
-def log_finished(trial: FrozenTrial) -> None:
-    """One line in ``search.log`` for a finished trial."""
-    log.info(
-        "trial %d %s values=%s params=%s", trial.number, trial.state.name, trial.values, trial.params
-    )

@@ -134,6 +134,19 @@ class Goals:
         """The direction of the first objective (the only one, for a single objective)."""
         return next(iter(self.directions.values()))
 
+    def tell_values(self, trial: Any, value: Any) -> Any:
+        """The value(s) to tell for a complete trial, with its measures and constraints set
+        on it; or why it fails (text)."""
+        read = self.read(value)
+        if isinstance(read, str):
+            return read
+        values, named = read
+        if set(named) != set(self.names):
+            trial.set_user_attr("values", named)  # the measures beside the objectives
+        for name, violation in self.violations(named).items():
+            trial.set_constraint(name, violation)
+        return values if self.multi else values[0]
+
     def read(self, returned: Any) -> tuple[list[float], dict[str, float]] | str:
         """A trial's objective values in order and every named value it returned; or why they
         cannot be used. Raise :class:`ShapeMismatch` when their number cannot fit the study."""
@@ -181,3 +194,4 @@ class Goals:
             "constraints": [str(c) for c in self.constraints],
             "pick": str(self.pick) if self.pick else None,
         }
+

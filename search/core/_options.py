@@ -122,6 +122,10 @@ class RunOptions:
         "a trial keeps its last N checkpoints, and its best (default: the last and the best)",
         parse=POSITIVE_INT, metavar="N",
     )
+    reproducible: bool = option(
+        "--no-reproducible", "with several workers, let each trial see every trial finished "
+        "when it starts (the run no longer reproduces; see README)", switch=False, default=True
+    )
     sampler: str | None = option(
         "--sampler", "Optuna sampler (default auto: chosen for the study, see README)", choices=SAMPLERS, study=True
     )

@@ -7,12 +7,16 @@ end). The driver is the store's only writer (:mod:`search.core._store`), so ever
 passes through this class: it keeps each study's trial ids per state and answers a query by state
 from them. A query without states, or one that would return most of the study, is Optuna's own.
 Everything else is Optuna's ``JournalStorage``, through its public storage interface.
+
+A reproducible run (:mod:`search.core._reproducible`) sets :attr:`view` while a trial samples or
+asks whether to stop: trial lists then come back as that trial sees them. The query for enqueued
+trials (``study.ask()`` taking the next one) always sees the store as it is.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import TYPE_CHECKING, Any
 
 from optuna.storages import JournalStorage
@@ -28,6 +32,7 @@ class StateIndexedJournal(JournalStorage):
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
         self._by_state: dict[int, dict[TrialState, dict[int, None]]] = {}
+        self.view: Callable[[list[FrozenTrial]], list[FrozenTrial]] | None = None
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         trial_id = super().create_new_trial(study_id, template_trial)
@@ -49,6 +54,12 @@ class StateIndexedJournal(JournalStorage):
     def get_all_trials(
         self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
     ) -> list[FrozenTrial]:
+        waiting_only = states is not None and not any(
+            s in states for s in TrialState if s != TrialState.WAITING)
+        if self.view is not None and not waiting_only:
+            seen = self.view(super().get_all_trials(study_id, deepcopy=False))
+            seen = [t for t in seen if states is None or t.state in states]
+            return copy.deepcopy(seen) if deepcopy else seen
         if states is None:
             return super().get_all_trials(study_id, deepcopy=deepcopy)
         index = self._index(study_id)

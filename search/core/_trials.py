@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from search.core._checkpoints import RESTORE_FROM
 
 if TYPE_CHECKING:
+    import datetime
+
     from optuna.trial import FrozenTrial
 
     from spaces import Space
@@ -32,6 +34,9 @@ METRICS = "search:metrics"
 PBT_ATTR = "pbt"
 #: system attribute of a PBT segment that ended for its member to train on in the next one
 SEGMENT_ENDED = "search:segment_ended"
+#: system attribute of a trial drawn ahead (a reproducible run): when a worker started it, as
+#: ISO 8601; Optuna's ``datetime_start`` is when it was drawn
+STARTED = "search:started"
 
 
 #: system attribute of a trial taken from another study's history (``warm_start``)
@@ -99,7 +104,17 @@ def spread(values: Sequence[float]) -> dict[str, Any]:
 
 
 def duration(trial: FrozenTrial) -> float | None:
-    """Seconds from the trial's start to its end, or ``None`` while it runs."""
-    if trial.datetime_start is None or trial.datetime_complete is None:
+    """Seconds from the trial's start on a worker to its end, or ``None`` while it runs."""
+    start = started(trial)
+    if start is None or trial.datetime_complete is None:
         return None
-    return round((trial.datetime_complete - trial.datetime_start).total_seconds(), 4)
+    return round((trial.datetime_complete - start).total_seconds(), 4)
+
+
+def started(trial: FrozenTrial) -> datetime.datetime | None:
+    """When a worker started the trial: Optuna's ``datetime_start``, unless it was drawn ahead
+    of its start (:data:`STARTED`)."""
+    import datetime
+
+    on_worker = trial.system_attrs.get(STARTED)
+    return datetime.datetime.fromisoformat(on_worker) if on_worker else trial.datetime_start

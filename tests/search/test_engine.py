@@ -154,6 +154,17 @@ def test_sigkill_of_a_3_worker_driver_kills_its_workers_and_the_resume_is_exact(
         (t.number, t.state.name) for t in trials
     }  # trials.csv agrees with the journal
 
+    # reproducible: the killed and resumed run holds the trials of a run never killed
+    whole = subprocess.run([*command[:5], str(tmp_path / "whole"), *command[6:]], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert whole.returncode == 0, whole.stderr
+    assert _by_slot(kept) == _by_slot(counted(stored_trials(tmp_path / "whole" / "fn")))
+
+
+def _by_slot(trials: list) -> list:
+    return sorted((t.system_attrs["search:slot"], t.state.name, t.params, t.value)
+                  for t in trials)
+
 
 def test_ctrl_c_abandons_the_running_trials_and_the_resume_runs_their_slots(
     write_study, tmp_path

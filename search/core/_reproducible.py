@@ -1,0 +1,142 @@
+"""Reproducible parallel search: the same trials for a seed, whatever the trials' durations.
+
+With several workers, which trials have finished when the sampler draws the next config depends
+on how long each trial took, so a seeded parallel run drifts from the first trial that finished
+out of order. Here each new trial takes a *slot* (0, 1, 2, ... in the order trials start), and
+the config and pruning answers of the trial in slot ``s`` depend only on
+
+- the seed: its sampler is built afresh with :func:`slot_seed` ``(seed, s)``;
+- the trials in slots below ``s - lag``, finished and as they ended (the driver waits for them
+  before it draws slot ``s``);
+- the configs of the slots from ``s - lag`` to ``s - 1``, shown as running (no values), as a
+  parallel sampler's constant liar sees them.
+
+Slots above ``s`` are hidden. Trials without a slot (a warm start, a run before this one) count
+as they are once finished. A trial abandoned by a killed run gives its slot to the trial that
+runs it again (its config is enqueued unchanged on ``--resume``), so a resumed run goes on as the
+run that was never killed. ``lag`` is the number of workers.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from search.core._checkpoints import RESTORE_FROM
+from search.core._trials import ABANDONED
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+#: system attribute: a trial's slot in a reproducible run
+SLOT = "search:slot"
+
+
+def slot_seed(seed: int, slot: int) -> int:
+    """The seed of the sampler that draws the trial in ``slot``: a function of both alone."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, slot, 0x5EED]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class Reproducible:
+    """A reproducible run's settings: its seed and how many slots back a trial cannot see."""
+
+    seed: int
+    lag: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "lag": self.lag}
+
+
+def slot_of(trial: FrozenTrial, trials: Sequence[FrozenTrial]) -> int | None:
+    """A trial's slot: its own, or that of the trial it runs again (``restore_from``)."""
+    slot = trial.system_attrs.get(SLOT)
+    if slot is not None:
+        return int(slot)
+    source = trial.user_attrs.get(RESTORE_FROM)
+    if isinstance(source, int) and 0 <= source < len(trials):
+        earlier = trials[source].system_attrs.get(SLOT)
+        return None if earlier is None else int(earlier)
+    return None
+
+
+def next_slot(trials: Sequence[FrozenTrial]) -> int:
+    """The first slot no trial holds or will hold again."""
+    return 1 + max((int(t.system_attrs[SLOT]) for t in trials if SLOT in t.system_attrs),
+                   default=-1)
+
+
+def as_seen_from(trials: list[FrozenTrial], slot: int, lag: int) -> list[FrozenTrial]:
+    """``trials`` as the trial in ``slot`` sees them (see the module's docstring)."""
+    seen = []
+    for trial in trials:
+        own = trial.system_attrs.get(SLOT)
+        if ABANDONED in trial.system_attrs:
+            continue  # a killed run's: its slot is run again
+        if own is None:
+            if trial.state.is_finished():
+                seen.append(trial)
+        elif own == slot or own < slot - lag:
+            seen.append(trial)
+        elif own < slot:
+            seen.append(_running(trial))
+    return seen
+
+
+def _running(trial: FrozenTrial) -> FrozenTrial:
+    """A finished trial shown as still running: its config, no outcome."""
+    from optuna.trial import TrialState
+
+    if trial.state == TrialState.RUNNING:
+        return trial
+    shown = copy.copy(trial)
+    shown.state = TrialState.RUNNING
+    shown.values = None
+    shown.intermediate_values = {}
+    shown.datetime_complete = None
+    return shown
+
+
+def reproducible_for(sampler: Any, pbt: bool, seed: int, workers: int, wanted: bool,
+                     recorded: Any) -> tuple[Reproducible | None, str]:
+    """A run's settings, or ``None`` and why it does not reproduce. ``lag`` is twice the other
+    workers: with trial times that vary by +-50 % the run keeps its parallel efficiency (see
+    benchmarks/RESULTS.md); a resumed run keeps the lag it recorded."""
+    if not wanted:
+        return None, "--no-reproducible"
+    if not isinstance(sampler, str):
+        return None, "a sampler object cannot be seeded for each trial"
+    if pbt:
+        return None, "Population Based Training draws its exploits as trials end"
+    lag = recorded.get("lag") if isinstance(recorded, dict) and "lag" in recorded else None
+    return Reproducible(seed, int(lag) if lag is not None else 2 * (workers - 1)), ""
+
+
+def record_of(settings: Reproducible | None, why: str) -> dict[str, Any]:
+    """What ``study.json`` says under ``reproducible``."""
+    if settings is None:
+        return {"reproducible": False, "why": why}
+    return {"reproducible": True, **settings.to_dict(),
+            "rule": "trial n's config and pruning depend only on the seed, the trials before "
+                    "slot n - lag, and the configs from there to n - 1"}
+
+
+@contextmanager
+def seen_from(study: Any, slot: int, lag: int) -> Iterator[None]:
+    """The study's trials as the trial in ``slot`` sees them, for the sampler and the pruner,
+    while the block runs. The study's per-trial cache of its trials is cleared on the way in
+    and out (Optuna's ``Study`` keeps one between ``ask`` and ``tell``; a private name, here
+    alone)."""
+    storage = study._storage
+    study._thread_local.cached_all_trials = None
+    storage.view = lambda trials: as_seen_from(trials, slot, lag)
+    try:
+        yield
+    finally:
+        storage.view = None
+        study._thread_local.cached_all_trials = None
