@@ -262,7 +262,8 @@ class Engine:
         sees have finished, so that the worker that frees first starts it at once (its config
         would be the same drawn later)."""
         if self._asker.reproducible is not None and not self.pool.idle and not self._ready \
-                and not self._again:
+                and not self._again and self.budget.deadline is None \
+                and self.budget.stop_rule is None:  # none drawn that these could leave unstarted
             running = self._new_trial()
             if running is not None:
                 running.ahead = True

@@ -102,15 +102,19 @@ def _writer_backend(path: Path) -> Any:
         __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse  # type: ignore[assignment]
 
         def __del__(self) -> None:
-            fd = getattr(self, "_fd", None)
-            if fd is not None:
-                try:
-                    os.fsync(fd)
-                    os.close(fd)
-                except OSError:
-                    pass
+            _close(getattr(self, "_fd", None))
 
     return SingleWriterJournal()
+
+
+def _close(fd: int | None) -> None:
+    """Flush and close the writer's file, if it was opened (never raises: a finaliser)."""
+    if fd is not None:
+        try:
+            os.fsync(fd)
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _reader_backend(path: Path) -> Any:

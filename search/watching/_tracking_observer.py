@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import queue
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,6 +150,7 @@ class MlflowTracker(RunObserver):
             "stored": stored if same_uri else None,
             "best": None if best is None else (best.value, best.number),
             "driver": os.getpid(),
+            "pdeathsig": threading.current_thread() is threading.main_thread(),
             "register": self.register,
         }
 

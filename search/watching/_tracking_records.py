@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.core._auto import sampler_label
 from search.core._strategies import strategy_label
-from search.core._trials import user_attrs
+from search.core._trials import started, user_attrs
 from search.integrity._ties import fold_scores
 from search.watching._tracking_client import ms
 from search.watching._trial_history import numeric, pbt_place, step_metrics
@@ -51,7 +51,7 @@ def trial_record(trial: FrozenTrial, names: Sequence[str] = ("value",)) -> dict[
         "user_attrs": user_attrs(trial),
         "step_metrics": [(step, numeric(found)) for step, found in step_metrics(trial)],
         "pbt": pbt_place(trial),
-        "start": ms(trial.datetime_start),
+        "start": ms(started(trial)),
         "end": ms(trial.datetime_complete),
     }
 

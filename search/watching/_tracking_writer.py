@@ -5,17 +5,19 @@ Spawned by :class:`~search.watching._tracking_observer.MlflowTracker`, it import
 of trial runs in one transaction on an embedded store: :mod:`~search.watching._tracking_bulk`):
 ``backfill`` (finished trials a resumed study lacks runs for), ``trial``, ``end``, ``final`` and
 ``close``. After each batch it tells the driver how many trials it wrote; a failure is told once
-and ends the writer, never the search. It stops by itself when the driver is gone.
+and ends the writer, never the search. It ends at once when the driver is gone, even killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import math
 import os
 import queue
 import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -53,11 +55,14 @@ _STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 _BATCH = 32  # trials the writer takes from the queue at a time (then reports progress)
 _LINGER_S = 0.5  # how long the writer waits to fill a batch of trials
 _REFUSALS = 3  # trial runs MLflow refuses in a row before the writer gives up
+_WATCH_S = 0.2  # how often the writer looks whether the driver is still its parent
+_PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
 
 
 def writer_main(config: dict[str, Any], inbox: Any, outbox: Any) -> None:
     """Entry point of the writer process: open the parent run, then write what arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when the writer stops
+    _end_with_driver(config["driver"], kernel=config.get("pdeathsig", False))
     log_helper_to_file(Path(config["directory"]))
     logging.getLogger("alembic").setLevel(logging.WARNING)  # 80 lines creating a database
     try:
@@ -78,6 +83,25 @@ def writer_main(config: dict[str, Any], inbox: Any, outbox: Any) -> None:
             log.exception("tracking: writing to MLflow failed")
             outbox.put(("error", first_line(exc)))
             return
+
+
+def _end_with_driver(driver: int, *, kernel: bool) -> None:
+    """End this process the moment the driver is gone, however it went (a SIGKILL too): what
+    is not written yet, a later ``--resume`` writes. ``kernel``: the driver started the writer
+    from its main thread, so Linux may kill the writer when it dies (``PR_SET_PDEATHSIG``
+    follows the thread that started it); a thread here also watches the parent, everywhere."""
+    if kernel:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != driver:
+        os._exit(0)  # gone before the request took hold
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(_WATCH_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="search-driver-watch", daemon=True).start()
 
 
 def _take(inbox: Any, driver: int) -> list[tuple[Any, ...]] | None:

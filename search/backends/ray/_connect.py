@@ -3,20 +3,26 @@
 Without ``--address`` a local Ray starts, sized by the study: ``workers x cpus_per_trial``
 CPUs and the machine's GPUs. With ``--address`` (``auto`` or host:port) the run joins a
 running cluster; an address where nothing answers, a cluster that refuses the connection (a
-missing token), or a trial that fits no node of a local Ray is a one-line :class:`UserError`
-naming the flag. Ray is process-wide, so is the connection: :func:`connect` returns the one
-there is, :func:`disconnect` stops the local Ray or leaves the cluster.
+missing token), or a trial that fits no node (this machine's, or the cluster's largest) is a
+one-line :class:`UserError` naming the flag, before anything is written. Ray is process-wide,
+so is the connection: :func:`connect` returns the one there is, :func:`disconnect` stops the
+local Ray or leaves the cluster. A local Ray's processes end with the driver, even a killed one
+(:mod:`search.backends.ray._guard`).
 
 Nothing here imports Ray at module level: ``search.cli._run`` imports this module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import secrets
 import socket
+import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from search.core._study import Study
 
 log = logging.getLogger(__name__)
+
 
 def check_resources(study: Study, options: RunOptions) -> None:
     """Refuse resource amounts per trial that Ray cannot take."""
@@ -52,6 +59,8 @@ class Connection:
 
 
 _connection: Connection | None = None
+#: the local Ray's guard process, while this process holds a local Ray
+_guard: subprocess.Popen[bytes] | None = None
 
 
 def connect(study: Study, options: RunOptions) -> Connection:
@@ -68,7 +77,6 @@ def connect(study: Study, options: RunOptions) -> Connection:
         ) from None
     from search.backends.ray._output import (
         RayLog,
-        Started,
         capture_ray_logging,
         capture_worker_output,
         starting,
@@ -82,21 +90,13 @@ def connect(study: Study, options: RunOptions) -> Connection:
     }
     address = options.address
     if address is None:
-        _check_local_gpus(study, options)  # before Ray starts: that takes seconds
-        cpus = max(1, math.ceil(study.workers * study.cpus_per_trial))
-        with starting(sink):
+        _check_local_node(study, options)  # before Ray starts: that takes seconds
+        with starting(sink), _guarded():
+            cpus = max(1, math.ceil(study.workers * study.cpus_per_trial))
             ray.init(address="local", num_cpus=cpus, include_dashboard=False, **common)
         where = "a local Ray"
     else:
-        target = _reachable(address)
-        started = Started()
-        try:
-            with starting(sink) as started:
-                # "auto" as such: Ray then sends this machine's token, as `ray` commands do
-                ray.init(address="auto" if address == "auto" else target, **common)
-        except Exception as exc:  # noqa: BLE001 - any failure to connect is the flag's
-            reason = _connect_error(exc, started.text)
-            raise UserError(f"--address {address}: cannot connect: {reason}") from None
+        _join(address, sink, common)
         where = f"the Ray cluster at {address}"
     capture_ray_logging(sink)
     if not capture_worker_output(sink):
@@ -112,8 +112,75 @@ def connect(study: Study, options: RunOptions) -> Connection:
     return _connection
 
 
-def _check_local_gpus(study: Study, options: RunOptions) -> None:
-    """Refuse GPUs per trial that this machine does not have, as Ray would count them."""
+def _join(address: str, sink: RayLog, common: dict[str, Any]) -> None:
+    """Connect to the cluster at ``--address``; a failure is the flag's one line."""
+    import ray
+
+    from search.backends.ray._output import Started, starting
+
+    target = _reachable(address)
+    started = Started()
+    try:
+        with starting(sink) as started:
+            # "auto" as such: Ray then sends this machine's token, as `ray` commands do
+            ray.init(address="auto" if address == "auto" else target, **common)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is the flag's
+        reason = _connect_error(exc, started.text)
+        raise UserError(f"--address {address}: cannot connect: {reason}") from None
+
+
+@contextlib.contextmanager
+def _guarded() -> Iterator[None]:
+    """While the block starts a local Ray, mark its processes for a guard
+    (:mod:`search.backends.ray._guard`), started first: they end with the driver, however
+    it ends. The processes the driver starts later (workers, helpers) carry no mark."""
+    global _guard
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    from search.backends.ray._guard import MARKER
+
+    _release_guard()
+    token = secrets.token_hex(16)
+    guard = Path(__file__).with_name("_guard.py")
+    try:
+        _guard = subprocess.Popen(
+            [sys.executable, "-I", str(guard), token, str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # the terminal's Ctrl-C and hang-up do not reach it
+        )
+    except OSError as exc:  # Ray still stops with a driver that ends cleanly
+        log.warning("the local Ray runs without its guard (%s): if the driver is killed, "
+                    "Ray's agents may linger for a minute", exc)
+        yield
+        return
+    os.environ[MARKER] = token
+    try:
+        yield
+    except BaseException:
+        os.environ.pop(MARKER, None)
+        _release_guard()  # what of Ray started ends now
+        raise
+    finally:
+        os.environ.pop(MARKER, None)
+
+
+def _release_guard() -> None:
+    """The local Ray is stopped: the guard ends what of it is left, then exits."""
+    global _guard
+    if _guard is not None and _guard.stdin is not None:
+        with contextlib.suppress(OSError):
+            _guard.stdin.close()
+    _guard = None
+
+
+def _check_local_node(study: Study, options: RunOptions) -> None:
+    """Refuse CPUs or GPUs per trial that this machine does not have, as Ray would count them,
+    before a local Ray starts (that takes seconds): its one node is this machine."""
+    cpus = _machine_cpus()
+    if cpus is not None and study.cpus_per_trial > cpus:
+        raise UserError(_too_big(options, "cpus_per_trial", study.cpus_per_trial,
+                                 f"this machine (a local Ray's one node) has {_amount(cpus)} CPUs"))
     if study.gpus_per_trial <= 0:
         return
     try:
@@ -128,11 +195,29 @@ def _check_local_gpus(study: Study, options: RunOptions) -> None:
         return
     count = found if visible is None else min(found, len(visible))
     if count < study.gpus_per_trial:
-        name = options.flag_of("gpus_per_trial")
-        raise UserError(
-            f"{name} {study.gpus_per_trial:g}: this machine has {count} GPU(s) for a local Ray; "
-            "give --address for a cluster with GPUs, or fewer GPUs per trial"
-        )
+        raise UserError(_too_big(options, "gpus_per_trial", study.gpus_per_trial,
+                                 f"this machine has {count} GPU(s) for a local Ray"))
+
+
+def _machine_cpus() -> float | None:
+    """The CPUs Ray finds on this machine (its cgroup's limit, where one is set)."""
+    try:
+        from ray._private.utils import get_num_cpus
+
+        return float(get_num_cpus())
+    except Exception:  # noqa: BLE001 - then Ray's own count after it started decides
+        return float(os.cpu_count() or 0) or None
+
+
+def _too_big(options: RunOptions, field: str, amount: float, has: str, *,
+             local: bool = True) -> str:
+    """The one line for a trial's resources that no node holds: the flag, the request, what
+    the largest node has."""
+    what = "CPUs" if field == "cpus_per_trial" else "GPUs"
+    other = "give --address for a cluster with bigger nodes" if local else (
+        f"start a node with {amount:g} {what} in the cluster first")
+    return (f"{options.flag_of(field)} {amount:g}: {has}, so no Ray node can run one trial; "
+            f"ask for fewer {what} per trial, or {other}")
 
 
 def _worker_env() -> dict[str, str]:
@@ -195,22 +280,19 @@ def _connect_error(exc: BaseException, printed: str = "") -> str:
 def _check_fits(
     study: Study, options: RunOptions, nodes: list[dict[str, Any]], *, local: bool
 ) -> None:
-    """Refuse (local Ray) or warn (a cluster may grow) when no node can hold one trial."""
+    """Refuse resources per trial that no node of the cluster has, before anything is written:
+    Ray would leave every trial waiting for a node that never comes."""
     need = {"CPU": study.cpus_per_trial, "GPU": study.gpus_per_trial}
     for resource, amount in need.items():
         most = max((n.get("Resources", {}).get(resource, 0.0) for n in nodes), default=0.0)
         if amount <= most:
             continue
         field = "cpus_per_trial" if resource == "CPU" else "gpus_per_trial"
-        where = _connection.summary if _connection else "Ray"
-        message = (
-            f"{options.flag_of(field)} {amount:g}: no Ray node has {amount:g} {resource}s for a "
-            f"trial ({where})"
-        )
-        if local:
-            disconnect()
-            raise UserError(message)
-        print(f"warning: {message}; trials wait until one joins", file=sys.stderr)
+        where = "this machine (a local Ray's one node)" if local else (
+            f"the largest of the {len(nodes)} node(s) at --address {options.address}")
+        disconnect()
+        raise UserError(_too_big(options, field, amount, f"{where} has {_amount(most)} "
+                                 f"{resource}s", local=local))
 
 
 def disconnect() -> None:
@@ -223,3 +305,4 @@ def disconnect() -> None:
     _connection = None
     if ray.is_initialized():
         ray.shutdown()
+    _release_guard()

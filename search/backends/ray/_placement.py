@@ -2,11 +2,12 @@
 
 Each worker is an actor with the study's resources per trial (``--cpus-per-trial``,
 ``--gpus-per-trial``); Ray puts it on any node with room. The actor connects back to the driver
-over TCP (a listener on the driver's node, authenticated with a key only this run knows) and
-then speaks the same channel as a local worker: the engine cannot tell them apart. The task
-goes into Ray's object store once and reaches every actor from there. An actor that dies, or
-whose node goes away, is noticed through its connection or through Ray, and its trial runs
-again on a fresh actor, wherever Ray finds room.
+over TCP (a listener on the driver's node, authenticated with a key only this run knows, off
+the driver's loop: :mod:`search.backends.ray._listener`) and then speaks the same channel as a
+local worker: the engine cannot tell them apart. The task goes into Ray's object store once and
+reaches every actor from there. An actor that dies, or whose node goes away, is noticed through
+its connection or through Ray, and its trial runs again on a fresh actor, wherever Ray finds
+room.
 
 Nothing here imports Ray at module level: ``import search`` must stay light.
 """
@@ -16,13 +17,12 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from multiprocessing.connection import Listener
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.backends._local import exit_cause
 from search.backends.ray._connect import Connection, connect, disconnect
-from search.core._channel import NotPlainData, receive
+from search.backends.ray._listener import ConnectBack
 from search.core._folder import RAY_LOG
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ class RayPlacement:
 
         self._connection = connection
         self._authkey = secrets.token_bytes(32)
-        host = ray.util.get_node_ip_address()
-        self._listener = Listener((host, 0), authkey=self._authkey)
+        self._listener = ConnectBack(ray.util.get_node_ip_address(), self._authkey)
         self.address = self._listener.address
         self._actor = ray.remote(TrialActor).options(
             num_cpus=cpus, num_gpus=gpus, max_restarts=0, max_task_retries=0
@@ -78,6 +77,8 @@ class RayPlacement:
             f"{time.strftime('%Y-%m-%d %H:%M:%S')} search: {self._connection.summary}; trial "
             f"workers connect back to {host}:{port}\n"
         )
+        self._connection.sink.flush()  # readable at once: where to connect is told here
+        self._listener.start()  # search.log is open: a dropped connection is logged there
         print(f"ray: {self._connection.summary}; Ray's output goes to {path}", flush=True)
 
     def launch(self, index: int, setup: Setup) -> RayLink:
@@ -93,23 +94,14 @@ class RayPlacement:
         return link
 
     def waitables(self) -> list[Any]:
-        """The listener: an actor connecting (its channel or its lifeline)."""
-        return [self._listener._listener._socket]  # type: ignore[attr-defined]
+        """Readable while actors' connections, authenticated off this loop, wait here."""
+        return [self._listener.wakeup()]
 
     def poll(self) -> None:
-        """Accept the connections actors have opened, without waiting for more."""
-        import select
-
-        sock = self._listener._listener._socket  # type: ignore[attr-defined]
-        while select.select([sock], [], [], 0)[0]:
-            conn = self._listener.accept()
-            try:
-                kind, token = receive(conn, admitted=(tuple,))
-            except (NotPlainData, ValueError, EOFError, OSError):
-                conn.close()  # not an actor of this run's: nothing of it runs here
-                continue
+        """Attach the connections actors opened and authenticated, without waiting for more."""
+        for (kind, token), conn in self._listener.take():
             link = self._waiting.get(token)
-            if link is None:
+            if link is None:  # its actor was stopped meanwhile (or the token is not ours)
                 conn.close()
                 continue
             link.attach(kind, conn)
