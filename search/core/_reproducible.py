@@ -116,6 +116,8 @@ def reproducible_for(sampler: Any, pbt: bool, seed: int, workers: int, wanted: b
         return None, "a sampler object cannot be seeded for each trial"
     if pbt:
         return None, "Population Based Training draws its exploits as trials end"
+    if sampler == "grid":  # a grid sampler rebuilt for each slot was seen to repeat a point
+        return None, "the grid sampler keeps its own record of the points it visited"
     lag = recorded.get("lag") if isinstance(recorded, dict) and "lag" in recorded else None
     return Reproducible(seed, int(lag) if lag is not None else 2 * (workers - 1)), ""
 
