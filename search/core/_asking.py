@@ -50,10 +50,19 @@ class Asker:
         waiting = self.study._storage.get_all_trials(
             self.study._study_id, deepcopy=False, states=(waiting_state(),))
         if waiting:
-            again = slot_of(waiting[0], self.study.get_trials(deepcopy=False))
+            again = slot_of(waiting[0], self._trial_numbered)
             if again is not None:
                 return again
         return self._next
+
+    def _trial_numbered(self, number: int) -> FrozenTrial | None:
+        """The study's trial ``number`` from the store, without walking the study."""
+        storage = self.study._storage
+        try:
+            return storage.get_trial(
+                storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number))
+        except KeyError:
+            return None
 
     def ready(self, slot: int | None, unfinished: Iterator[int | None]) -> bool:
         """Whether every slot the trial in ``slot`` sees as finished has finished."""

@@ -20,7 +20,7 @@ run that was never killed. ``lag`` is the number of workers.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,16 +56,17 @@ class Reproducible:
         return {"seed": self.seed, "lag": self.lag}
 
 
-def slot_of(trial: FrozenTrial, trials: Sequence[FrozenTrial]) -> int | None:
-    """A trial's slot: its own, or that of the trial it runs again (``restore_from``)."""
+def slot_of(trial: FrozenTrial,
+            by_number: Callable[[int], FrozenTrial | None]) -> int | None:
+    """A trial's slot: its own, or that of the trial it runs again (``restore_from``), looked
+    up by number alone (``by_number``: ``None`` for a number the study does not hold)."""
     slot = trial.system_attrs.get(SLOT)
     if slot is not None:
         return int(slot)
     source = trial.user_attrs.get(RESTORE_FROM)
-    if isinstance(source, int) and 0 <= source < len(trials):
-        earlier = trials[source].system_attrs.get(SLOT)
-        return None if earlier is None else int(earlier)
-    return None
+    earlier = by_number(source) if isinstance(source, int) and source >= 0 else None
+    slot = earlier.system_attrs.get(SLOT) if earlier is not None else None
+    return None if slot is None else int(slot)
 
 
 def next_slot(trials: Sequence[FrozenTrial]) -> int:
