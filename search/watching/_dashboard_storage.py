@@ -50,6 +50,9 @@ class ResultsStorage(BaseStorage):
         self._named: dict[int, dict[str, Any]] = {}  # id -> the metric's name, for the axes
         self._told: set[str] = set()  # the corrupt files already named on stderr
         self._next = 0
+        # each trial as the dashboard numbers it, kept while the journal's trial is unchanged:
+        # (study id, its own trial id) -> (the journal's trial, the renumbered copy)
+        self._shown: dict[tuple[int, int], tuple[FrozenTrial, FrozenTrial]] = {}
 
     def journals(self) -> list[Path]:
         """The study journals under the root (or the root's own, for a study folder)."""
@@ -72,12 +75,17 @@ class ResultsStorage(BaseStorage):
                 if known is not None and known[0] == stat.st_ino:
                     continue
                 if known is not None:  # the study folder was replaced
-                    self._studies.pop(known[1], None)
+                    self._forget(known[1])
                     del self._by_path[path]
                 if stat.st_size > 0:
                     self._add(path, stat.st_ino)
             for path in set(self._by_path) - present:
-                self._studies.pop(self._by_path.pop(path)[1], None)
+                self._forget(self._by_path.pop(path)[1])
+
+    def _forget(self, study_id: int) -> None:
+        """Drop a study whose folder went away or was replaced, and its renumbered trials."""
+        self._studies.pop(study_id, None)
+        self._shown = {key: kept for key, kept in self._shown.items() if key[0] != study_id}
 
     def _add(self, path: Path, inode: int) -> None:
         """Register the study in journal ``path``; a corrupt one is skipped and named once."""
@@ -150,12 +158,39 @@ class ResultsStorage(BaseStorage):
     ) -> list[FrozenTrial]:
         store, own = self._store(study_id)
         trials = store.get_all_trials(own, deepcopy=deepcopy, states=states)
-        return [_renumbered(t, study_id) for t in trials]
+        if deepcopy:  # copies of their own, asked for: none is kept
+            return [_renumbered(t, study_id) for t in trials]
+        return [self._renumbered(t, study_id) for t in trials]
+
+    def trials_page(self, study_id: int, after: int, count: int) -> list[FrozenTrial]:
+        """The study's trials ``after`` to ``after + count`` (by number), as the dashboard
+        numbers them: one page of a study's trial list."""
+        store, own = self._store(study_id)
+        trials = store.get_all_trials(own, deepcopy=False)
+        return [self._renumbered(t, study_id) for t in trials[after : after + count]]
+
+    def get_best_trial(self, study_id: int) -> FrozenTrial:
+        """The best trial, found among the journal's trials and renumbered alone (Optuna's
+        default would renumber every complete trial first)."""
+        store, own = self._store(study_id)
+        return self._renumbered(store.get_best_trial(own), study_id)
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         study_id, own_trial = divmod(trial_id, STRIDE)
         store, _ = self._store(study_id)
-        return _renumbered(store.get_trial(own_trial), study_id)
+        return self._renumbered(store.get_trial(own_trial), study_id)
+
+    def _renumbered(self, trial: FrozenTrial, study_id: int) -> FrozenTrial:
+        """``trial`` with the dashboard's id; the copy made last time while the journal still
+        holds the same trial object (a study's page asks for 100,000 trials every few
+        seconds, and most of them no longer change)."""
+        key = (study_id, trial._trial_id)
+        kept = self._shown.get(key)
+        if kept is not None and kept[0] is trial:
+            return kept[1]
+        shown = _renumbered(trial, study_id)
+        self._shown[key] = (trial, shown)
+        return shown
 
     # -- writing: refused -------------------------------------------------------------------
 

@@ -31,24 +31,32 @@ COLOURS = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#F
 BLUES = ((247, 251, 255), (222, 235, 247), (198, 219, 239), (158, 202, 225), (107, 174, 214),
          (66, 146, 198), (33, 113, 181), (8, 81, 156), (8, 48, 107))
 MISSING = "missing"  # the tick of a parameter a trial's branch does not have
+LINE_POINTS = 5000  # a best-so-far line of more trials is drawn through its steps only
 
 _AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8",
          "automargin": True, "exponentformat": "e"}  # 1e-08, never plotly's SI "10n"
 
 
 def history(complete: Sequence[FrozenTrial], pruned: Sequence[FrozenTrial], metric: str,
-            direction: str) -> Figure:
-    """Each complete trial's value, the best so far, and pruned trials at their last value."""
+            direction: str, shown: Sequence[FrozenTrial] | None = None) -> Figure:
+    """Each complete trial's value (of those ``shown``, all by default), the best so far over
+    every complete trial, and pruned trials at their last value. A best-so-far line of more
+    than :data:`LINE_POINTS` trials is drawn as steps through the trials that improved it:
+    the same line, a few points."""
     points = [(t.number, float(t.values[0])) for t in _by_number(complete)
               if math.isfinite(t.values[0])]
-    best, running = [], None
+    best: list[float] = []
     for _, value in points:
-        better = running is None or (value > running if direction == "maximize" else value < running)
-        running = value if better else running
-        best.append(running)
+        better = not best or (value > best[-1] if direction == "maximize" else value < best[-1])
+        best.append(value if better else best[-1])
     xs = [n for n, _ in points]
-    data = [_scatter(xs, [v for _, v in points], "markers", metric, COLOURS[0]),
-            _scatter(xs, best, "lines", "best value", COLOURS[1])]
+    drawn = points if shown is None else [
+        (t.number, float(t.values[0])) for t in _by_number(shown) if math.isfinite(t.values[0])]
+    line = _scatter(*_steps(xs, best), "lines", "best value", COLOURS[1])
+    if len(xs) > LINE_POINTS:
+        line["line"]["shape"] = "hv"
+    data = [_scatter([n for n, _ in drawn], [v for _, v in drawn], "markers", metric, COLOURS[0]),
+            line]
     stopped = [t for t in _by_number(pruned) if t.intermediate_values]
     if stopped:
         last = [t.intermediate_values[max(t.intermediate_values)] for t in stopped]
@@ -57,6 +65,17 @@ def history(complete: Sequence[FrozenTrial], pruned: Sequence[FrozenTrial], metr
         trace["marker"].update(symbol="x", size=7)
         data.append(trace)
     return {"data": data, "layout": _titled(f"Optimization history: {metric}", "trial", metric)}
+
+
+def _steps(xs: list[int], best: list[float]) -> tuple[list[int], list[float]]:
+    """The best-so-far line: every point up to :data:`LINE_POINTS`, else the first, each one
+    that improved the best, and the last (drawn as steps)."""
+    if len(xs) <= LINE_POINTS:
+        return xs, best
+    keep = [i for i in range(len(xs)) if i == 0 or best[i] != best[i - 1]]
+    if keep[-1] != len(xs) - 1:
+        keep.append(len(xs) - 1)
+    return [xs[i] for i in keep], [best[i] for i in keep]
 
 
 def objective_history(complete: Sequence[FrozenTrial], index: int, name: str) -> Figure:

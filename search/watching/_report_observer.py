@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.core._observers import RunContext, RunObserver
-from search.watching._report_file import write_report
+from search.watching._report_file import StoredTrials, write_report
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -106,7 +106,8 @@ def _helper_main(directory: str, conn: Any) -> None:
     The driver sends statuses and finally ``None``; statuses already superseded when the helper
     reads them are skipped. One ``(outcome, detail)`` answer per report drawn, then
     ``("stopped", None)``. The plots are kept between drawings: the report after the final
-    evaluation draws only what the final evaluation changed.
+    evaluation draws only what the final evaluation changed. While it waits, the helper follows
+    the journal (:class:`StoredTrials`), so the report at the end reads only the last trials.
     """
     import signal
 
@@ -116,19 +117,40 @@ def _helper_main(directory: str, conn: Any) -> None:
     log_helper_to_file(Path(directory))
     load_drawing_stack()
     drawn: dict[str, Any] = {}
+    stored = StoredTrials(Path(directory))
+    wait = FOLLOW_S
     try:
         while True:
+            if not conn.poll(wait):
+                wait = max(FOLLOW_S, _follow(stored) / FOLLOW_BUDGET)
+                continue
             messages = [conn.recv()]
             while messages[-1] is not None and conn.poll():
                 messages.append(conn.recv())
             statuses = [m for m in messages if m is not None]
             if statuses:
-                _draw(Path(directory), statuses[-1], conn, drawn)
+                _draw(Path(directory), statuses[-1], conn, drawn, stored)
             if messages[-1] is None:
                 conn.send(("stopped", None))
                 return
     except (EOFError, OSError):
         return  # the driver is gone
+
+
+#: seconds between two looks at the journal while the search runs, at least
+FOLLOW_S = 5.0
+#: the share of the helper's time that following the journal may take, at most
+FOLLOW_BUDGET = 0.05
+
+
+def _follow(stored: StoredTrials) -> float:
+    """Take in the trials that finished since the last look; the seconds it took. A journal
+    that cannot be read now is read again when the report is drawn, which says why."""
+    try:
+        return stored.follow()
+    except Exception:  # noqa: BLE001 - the drawing reports what is wrong
+        log.debug("report: the journal could not be followed", exc_info=True)
+        return FOLLOW_S * FOLLOW_BUDGET
 
 
 #: Optuna imports scikit-learn (1.4–1.9 s) for importance evaluators the report never uses
@@ -149,9 +171,11 @@ def load_drawing_stack() -> None:
     import optuna.importance  # noqa: F401
 
 
-def _draw(directory: Path, status: str, conn: Any, drawn: dict[str, Any]) -> None:
+def _draw(
+    directory: Path, status: str, conn: Any, drawn: dict[str, Any], stored: StoredTrials
+) -> None:
     try:
-        write_report(directory, status=status, drawn=drawn)
+        write_report(directory, status=status, drawn=drawn, stored=stored)
         conn.send(("ok", None))
     except Exception as exc:  # noqa: BLE001 - reported to the driver
         log.exception("report: not written")

@@ -70,7 +70,7 @@ def render_page(study: ReportStudy, drawn: dict[str, Any] | None = None) -> str:
 def _plots(study: ReportStudy, drawn: dict[str, Any] | None) -> tuple[dict[str, str], int]:
     """The plot sections by name, in page order, and how many figures they hold; from
     ``drawn`` when it holds the plots of the same trials."""
-    key = study.plot_key()
+    key = study.plot_key() if drawn is not None else None
     if drawn is not None and drawn.get("key") == key:
         return drawn["plots"], drawn["figures"]
     plots = Plots(study)

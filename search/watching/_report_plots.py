@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from search.core._trials import METRICS
 from search.integrity._ties import fold_scores
@@ -21,7 +21,7 @@ from search.watching import _report_figures as figures
 from search.watching._report_html import missing, section
 from search.watching._report_lineage import TITLE as LINEAGE_TITLE
 from search.watching._report_lineage import lineage_html
-from search.watching._report_study import ReportStudy
+from search.watching._report_study import ReportStudy, even_sample
 from search.watching._trial_history import lineage
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CURVES = 100  # at most this many trials' learning curves
+PRUNED_POINTS = 1000  # at most this many pruned trials in the history
+IMPORTANCE_TRIALS = 5000  # importances of more complete trials are weighed on an even sample
 LINES = 300  # at most this many trials in the parallel coordinates
 SLICE_GROUP = 4  # parameters per slice figure
 
@@ -44,9 +46,18 @@ class Plots:
 
     def history(self) -> str:
         s = self.study
-        pruned = [t for t in s.trials if t.state.name == "PRUNED"]
-        return self._plot("Optimization history", lambda: self._figure(
-            figures.history(s.complete, pruned, s.metric, s.direction)), s.need(1))
+
+        def draw() -> str:
+            pruned = [t for t in s.trials if t.state.name == "PRUNED"]
+            drawn = even_sample(pruned, PRUNED_POINTS)
+            note = s.sample_note()
+            if len(drawn) < len(pruned):
+                note += f" Pruned trials: an even sample of {len(drawn):,} of {len(pruned):,}."
+            fig = figures.history(s.complete, drawn, s.metric, s.direction, shown=s.shown())
+            return _note(note + (" The best value so far is that of every complete trial."
+                                 if note else "")) + self._figure(fig)
+
+        return self._plot("Optimization history", draw, s.need(1))
 
     def pareto(self) -> str:
         """Several objectives: the trials in objective space, the Pareto front marked."""
@@ -54,11 +65,11 @@ class Plots:
 
         def draw() -> str:
             front = {p["number"] for p in s.best.get("pareto") or []}
-            fig = figures.pareto(s.complete, list(s.directions), front)
+            fig = figures.pareto(_with_front(s, front), list(s.directions), front)
             return (
                 "<p>Each point is a complete trial; the Pareto front (configs no other beats on "
                 "every objective) is highlighted. Infeasible trials (a constraint broken) are "
-                "drawn apart.</p>" + self._figure(fig, height=520)
+                "drawn apart.</p>" + _note(_front_note(s, front)) + self._figure(fig, height=520)
             )
 
         return self._plot("Pareto front", draw, s.need(1))
@@ -66,8 +77,9 @@ class Plots:
     def histories(self) -> str:
         """Several objectives: each objective's history."""
         s = self.study
-        return self._plot("Optimization history", lambda: "".join(
-            self._figure(figures.objective_history(s.complete, i, name), height=360)
+        front = {p["number"] for p in s.best.get("pareto") or []}
+        return self._plot("Optimization history", lambda: _note(_front_note(s, front)) + "".join(
+            self._figure(figures.objective_history(_with_front(s, front), i, name), height=360)
             for i, name in enumerate(s.directions)), s.need(1))
 
     def parallel(self) -> str:
@@ -96,6 +108,7 @@ class Plots:
         def draw() -> str:
             parts: list[str] = []
             skipped: list[str] = []
+            sampled: list[str] = []
             for label, trials in s.branch_groups():
                 params = _common_params(trials)
                 if not params:
@@ -103,9 +116,16 @@ class Plots:
                 if len(trials) < _enough(params):
                     skipped.append(f"{label} ({len(trials)} of {_enough(params)} trials)")
                     continue
-                fig = figures.importances(_importances(trials, params, s.direction),
+                weighed = even_sample(trials, IMPORTANCE_TRIALS)
+                if len(weighed) < len(trials):
+                    sampled.append(f"{label}: {len(weighed):,} of {len(trials):,}")
+                fig = figures.importances(_importances(weighed, params, s.direction),
                                           f"Hyperparameter importances: {label}", s.metric)
                 parts.append(self._figure(fig, height=max(260, 60 + 32 * len(params))))
+            if sampled:
+                sample_text = ("Weighed on an even sample of the complete trials ("
+                                + "; ".join(sampled) + ").")
+                parts.insert(0, _note(sample_text))
             note = (
                 f"<p>Not assessed, for want of complete trials: {html.escape('; '.join(skipped))}"
                 f". An importance needs at least {MIN_IMPORTANCE} complete trials, and twice as "
@@ -134,9 +154,9 @@ class Plots:
                     f"{html.escape(', '.join(thin))}.</p>"
                 )
             for i in range(0, len(paths), SLICE_GROUP):
-                fig = figures.slices(s.complete, paths[i : i + SLICE_GROUP], s.metric)
+                fig = figures.slices(s.shown(), paths[i : i + SLICE_GROUP], s.metric)
                 parts.append(self._figure(fig, height=400))
-            return "".join(parts)
+            return _note(s.sample_note()) + "".join(parts)
 
         return self._plot("Slices", draw, s.need(1) or s.need_params())
 
@@ -201,6 +221,31 @@ def plotly_js() -> str:
     return f'<script type="text/javascript">{get_plotlyjs()}</script>'
 
 
+def _note(text: str) -> str:
+    """A paragraph saying what a plot leaves out; nothing when it leaves nothing out."""
+    return f"<p>{html.escape(text.strip())}</p>" if text.strip() else ""
+
+
+def _with_front(study: ReportStudy, front: set[int]) -> list[FrozenTrial]:
+    """Several objectives: the trials :meth:`ReportStudy.shown` draws and every trial of the
+    Pareto front, in trial order."""
+    shown = study.shown()
+    if len(shown) == len(study.complete):
+        return shown
+    have = {t.number for t in shown}
+    extra = [t for t in study.complete if t.number in front and t.number not in have]
+    return sorted(shown + extra, key=lambda t: t.number)
+
+
+def _front_note(study: ReportStudy, front: set[int]) -> str:
+    """What a plot of :func:`_with_front` leaves out, as a sentence; empty when nothing."""
+    if not study.sample_note():
+        return ""
+    drawn = len(_with_front(study, front))
+    return (f"Showing {drawn:,} of {len(study.complete):,} complete trials: an even sample "
+            "and every trial of the Pareto front.")
+
+
 def _best_and_latest(stepped: list[FrozenTrial], ranked: list[FrozenTrial]) -> list[FrozenTrial]:
     """Of the trials with curves, the best complete half and the latest, in trial order."""
     numbers = {t.number for t in stepped}
@@ -224,9 +269,23 @@ def _sliceable(study: ReportStudy) -> tuple[list[str], list[str]]:
     found: list[str] = []
     thin: list[str] = []
     for path in study.param_paths():
-        values = {repr(t.params[path]) for t in study.complete if path in t.params}
-        (found if len(values) >= 2 else thin).append(path)
+        (found if _varies(path, study.complete) else thin).append(path)
     return found, thin
+
+
+def _varies(path: str, trials: Sequence[FrozenTrial]) -> bool:
+    """Whether the trials that have ``path`` give it two values or more (it stops at the
+    second: a study of 100,000 trials is read no further than it must)."""
+    first: str | None = None
+    for t in trials:
+        params = t.params
+        if path in params:
+            value = repr(params[path])
+            if first is None:
+                first = value
+            elif value != first:
+                return True
+    return False
 
 
 def _note_conditional(study: ReportStudy) -> str:
@@ -245,21 +304,29 @@ def _common_params(trials: Sequence[FrozenTrial]) -> list[str]:
         return []
     common = set(trials[0].params)
     for t in trials[1:]:
-        common &= set(t.params)
-    return sorted(p for p in common if len({repr(t.params[p]) for t in trials}) > 1)
-
-
-def _in_memory(trials: Sequence[FrozenTrial], direction: str) -> optuna.Study:
-    import optuna
-
-    study = optuna.create_study(direction=direction)  # type: ignore[arg-type]
-    study.add_trials(trials)
-    return study
+        common &= t.params.keys()
+    return sorted(p for p in common if _varies(p, trials))
 
 
 def _importances(trials: Sequence[FrozenTrial], params: list[str], direction: str) -> dict[str, float]:
     """PED-ANOVA importances of ``params`` among ``trials`` (Optuna's evaluator), summing to 1."""
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
-    return get_param_importances(_in_memory(trials, direction), params=params,
+    return get_param_importances(_given(trials, direction), params=params,
                                  evaluator=PedAnovaImportanceEvaluator())
+
+
+def _given(trials: Sequence[FrozenTrial], direction: str) -> optuna.Study:
+    """A study that answers with ``trials`` themselves: Optuna's evaluators only read a study's
+    trials, and copying 100,000 trials into an in-memory study took most of a big report."""
+    import optuna
+
+    storage = optuna.storages.InMemoryStorage()
+    empty = optuna.create_study(storage=storage, direction=direction)  # type: ignore[arg-type]
+    kept = list(trials)
+
+    class _Given(optuna.Study):
+        def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[FrozenTrial]:
+            return [t for t in kept if states is None or t.state in states]
+
+    return _Given(study_name=empty.study_name, storage=storage)

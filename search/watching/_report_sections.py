@@ -43,7 +43,7 @@ def summary(study: ReportStudy) -> str:
         best_line = f"a Pareto front of {len(front)} configs"
         goal = ", ".join(f"{name} ({d})" for name, d in study.directions.items())
     else:
-        best = best_trial(study.trials, study.direction)
+        best = best_trial(study.complete, study.direction)  # the same, read sooner
         best_line = (
             "none yet" if best is None else f"trial {best.number}: {fmt(best.values[0])} {spread(best)}"
         )

@@ -8,10 +8,16 @@ little to draw), so they agree with each other; it holds no HTML.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
+
+#: at most this many trials a scatter draws: a page of 100,000 trials stays light and quick
+POINTS = 5000
+#: of which the best complete trials, always drawn
+BEST_POINTS = 500
 
 
 class ReportStudy:
@@ -34,6 +40,8 @@ class ReportStudy:
         metric = record.get("metric")
         self.metric: str = (metric[0] if isinstance(metric, list) else metric) or "value"
         self.complete = [t for t in trials if t.state.name == "COMPLETE" and t.values]
+        self._ranked: list[FrozenTrial] | None = None
+        self._shown: list[FrozenTrial] | None = None
 
     def plot_key(self) -> tuple[Any, ...]:
         """What the plots are drawn from: equal keys, equal plots."""
@@ -46,8 +54,34 @@ class ReportStudy:
 
     def ranked(self) -> list[FrozenTrial]:
         """The complete trials, best first (lowest number first on ties)."""
-        sign = -1.0 if self.direction == "maximize" else 1.0
-        return sorted(self.complete, key=lambda t: (sign * float(t.values[0]), t.number))
+        if self._ranked is None:
+            sign = -1.0 if self.direction == "maximize" else 1.0
+            self._ranked = sorted(self.complete, key=lambda t: (sign * float(t.values[0]), t.number))
+        return self._ranked
+
+    def shown(self) -> list[FrozenTrial]:
+        """The complete trials a scatter draws, in trial order: all of them up to
+        :data:`POINTS`; beyond, the best :data:`BEST_POINTS` and an even sample of the rest
+        (several objectives: an even sample; the front is added by the plot)."""
+        if self._shown is None:
+            if len(self.complete) <= POINTS:
+                self._shown = list(self.complete)
+            else:
+                best = [] if self.multi else self.ranked()[:BEST_POINTS]
+                kept = {t.number for t in best}
+                rest = [t for t in self.complete if t.number not in kept]
+                chosen = best + even_sample(rest, POINTS - len(best))
+                self._shown = sorted(chosen, key=lambda t: t.number)
+        return self._shown
+
+    def sample_note(self) -> str:
+        """What a scatter of :meth:`shown` leaves out, as a sentence; empty when nothing."""
+        total = len(self.complete)
+        if total <= POINTS:
+            return ""
+        how = "an even sample" if self.multi else (
+            f"the best {BEST_POINTS:,} and an even sample of the rest")
+        return f"Showing {len(self.shown()):,} of {total:,} complete trials: {how}."
 
     def need(self, n: int) -> str | None:
         """Why a section needing ``n`` complete trials has nothing to show, or ``None``."""
@@ -85,3 +119,13 @@ class ReportStudy:
                 members = [t for t in self.complete if str(t.params.get(path)) == option]
                 groups.append((f"{path} = {option}", members))
         return groups
+
+
+def even_sample(trials: Sequence[FrozenTrial], n: int) -> list[FrozenTrial]:
+    """``n`` of ``trials`` spread evenly over them, in their order (all when they are fewer)."""
+    if n >= len(trials):
+        return list(trials)
+    if n <= 0:
+        return []
+    step = len(trials) / n
+    return [trials[int(i * step)] for i in range(n)]

@@ -8,9 +8,11 @@ more at the end; the store stays the source of truth, so a crash loses no trial.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,15 @@ from search.core._folder import BEST_JSON, TRIALS_CSV, replacing, write_json
 from search.core._goals import Goals
 from search.core._observers import RunObserver, TrialsFn
 from search.core._pareto import chosen, named_values, pareto_front
-from search.core._trials import best_trial, duration, own, spread, trial_config, user_attrs
+from search.core._trials import (
+    WARM,
+    best_trial,
+    duration,
+    own,
+    spread,
+    trial_config,
+    user_attrs,
+)
 from search.integrity._ties import ALPHA as TIE_ALPHA
 from search.integrity._ties import METHOD as TIE_METHOD
 from search.integrity._ties import (
@@ -151,6 +161,7 @@ class ResultsWriter(RunObserver):
         self.prefer = prefer
         self._last = -math.inf
         self._wait = interval
+        self._rows = RowCache()
 
     def due(self) -> bool:
         """Whether enough time passed since the last write (see :meth:`update`)."""
@@ -170,7 +181,7 @@ class ResultsWriter(RunObserver):
         when this one was slow, so that they never cost more than ``BUDGET`` of the run.
         """
         start = time.monotonic()
-        write_trials_csv(self.directory / TRIALS_CSV, trials, self.space, self.goals)
+        write_trials_csv(self.directory / TRIALS_CSV, trials, self.space, self.goals, self._rows)
         record = best_of(trials, self.space, self.goals, self.prefer)
         if record is not None:
             write_json(self.directory / BEST_JSON, record)
@@ -198,7 +209,11 @@ def overfit_gap(trial: FrozenTrial, direction: str) -> float | None:
 
 
 def write_trials_csv(
-    path: Path, trials: Sequence[FrozenTrial], space: Space, goals: Goals
+    path: Path,
+    trials: Sequence[FrozenTrial],
+    space: Space,
+    goals: Goals,
+    kept: RowCache | None = None,
 ) -> None:
     """One row a trial: number, state, value (one column an objective), duration, parameters
     (declared ones first, then those the objective suggested itself), fold or step scores, the
@@ -206,35 +221,92 @@ def write_trials_csv(
     ``feasible`` with constraints, ``warm_start`` for trials taken from another study,
     ``pbt_member`` and ``pbt_segment`` for a Population Based Training study; then
     one ``user_attrs_<key>`` column an attribute the user's code set (values that are not
-    text or numbers as JSON)."""
+    text or numbers as JSON). ``kept`` holds the rows of the last rewrite (see
+    :class:`RowCache`)."""
     shown = list(trials)
-    n_folds = max((len(fold_scores(t)) for t in shown), default=0)
-    n_steps = 0 if n_folds else max((len(t.intermediate_values) for t in shown), default=0)
+    kept = kept if kept is not None else RowCache()
+    facts = [kept.facts(t) for t in shown]
+    n_folds = max((f.folds for f in facts), default=0)
+    n_steps = 0 if n_folds else max((f.steps for f in facts), default=0)
     declared = space.paths()
-    params = declared + sorted({p for t in shown for p in t.params} - set(declared))
+    params = declared + sorted({p for f in facts for p in f.params} - set(declared))
     values = [f"value_{name}" for name in goals.names] if goals.multi else ["value"]
-    pbt = any(pbt_place(t) for t in shown)
+    pbt = any(f.pbt for f in facts)
     extra = (["feasible"] if goals.constraints else []) + (
-        ["warm_start"] if len(own(shown)) < len(shown) else []
+        ["warm_start"] if any(f.warm for f in facts) else []
     ) + (["pbt_member", "pbt_segment"] if pbt else [])
     header = ["number", "state", *values, "duration_s", *(f"params_{p}" for p in params)]
     header += [f"fold_{i}" for i in range(n_folds)] + [f"step_{i}" for i in range(n_steps)]
-    attrs = sorted({k for t in shown for k in user_attrs(t)})
+    attrs = sorted({k for f in facts for k in f.attrs})
     header += ["train_score", "overfit_gap", "error", *extra, *(f"user_attrs_{k}" for k in attrs)]
+
+    def row(t: FrozenTrial) -> list[Any]:
+        cells = _row(t, goals, params, n_folds, n_steps)
+        if goals.constraints:
+            cells.append(_cell(_feasible(t)))
+        if "warm_start" in extra:
+            cells.append(t.user_attrs.get("warm_start", ""))
+        if pbt:
+            place = pbt_place(t) or {}
+            cells += [_cell(place.get("member")), _cell(place.get("segment"))]
+        return cells + [_attr_cell(t.user_attrs.get(k)) for k in attrs]
+
+    kept.columns(header)
     with replacing(path, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for t in shown:
-            row = _row(t, goals, params, n_folds, n_steps)
-            if goals.constraints:
-                row.append(_cell(_feasible(t)))
-            if "warm_start" in extra:
-                row.append(t.user_attrs.get("warm_start", ""))
-            if pbt:
-                place = pbt_place(t) or {}
-                row += [_cell(place.get("member")), _cell(place.get("segment"))]
-            row += [_attr_cell(t.user_attrs.get(k)) for k in attrs]
-            writer.writerow(row)
+        csv.writer(f).writerow(header)
+        f.write("".join(kept.line(t, row) for t in shown))
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a trial adds to the columns of ``trials.csv``."""
+
+    folds: int
+    steps: int
+    params: tuple[str, ...]
+    attrs: tuple[str, ...]
+    pbt: bool
+    warm: bool
+
+
+class RowCache:
+    """The rows of ``trials.csv`` as written at the last rewrite, each kept while its trial is
+    the same object (the store replaces a trial it changes) and the columns are the same: a
+    study of 100,000 trials is rewritten without making its finished trials' rows again."""
+
+    def __init__(self) -> None:
+        self._facts: dict[int, tuple[FrozenTrial, _Facts]] = {}
+        self._lines: dict[int, tuple[FrozenTrial, str]] = {}
+        self._header: list[str] | None = None
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def facts(self, t: FrozenTrial) -> _Facts:
+        kept = self._facts.get(t.number)
+        if kept is not None and kept[0] is t:
+            return kept[1]
+        found = _Facts(len(fold_scores(t)), len(t.intermediate_values), tuple(t.params),
+                       tuple(user_attrs(t)), bool(pbt_place(t)), WARM in t.system_attrs)
+        self._facts[t.number] = (t, found)
+        return found
+
+    def columns(self, header: list[str]) -> None:
+        """Forget the rows made for other columns."""
+        if header != self._header:
+            self._header = header
+            self._lines = {}
+
+    def line(self, t: FrozenTrial, row: Callable[[FrozenTrial], list[Any]]) -> str:
+        """``t``'s row as CSV text: kept, or made by ``row``."""
+        kept = self._lines.get(t.number)
+        if kept is not None and kept[0] is t:
+            return kept[1]
+        self._writer.writerow(row(t))
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._lines[t.number] = (t, text)
+        return text
 
 
 def _row(t: FrozenTrial, goals: Goals, params: list[str], n_folds: int, n_steps: int) -> list[Any]:

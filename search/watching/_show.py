@@ -8,7 +8,9 @@ output.
 from __future__ import annotations
 
 import csv
+import heapq
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,13 @@ def show(directory: Path) -> int:
     check_journal(directory, record)  # a truncated or edited journal: exit 2 naming it
     best = _optional_record(directory / BEST_JSON)
     final = _optional_record(directory / FINAL_JSON)
-    rows = _read_rows(directory / TRIALS_CSV)
+    rows = _read_rows(directory / TRIALS_CSV, record.get("direction") == "maximize")
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    console.print(_heading(record, rows))
+    console.print(_heading(record, rows.states))
     if record.get("directions"):
         console.print(_pareto_table(record, best))
     else:
-        console.print(_leaderboard(rows, record["direction"], best))
+        console.print(_leaderboard(rows, best))
         if best is not None:
             _print_best(console, best)
     _print_outcomes(console, record)
@@ -53,10 +55,7 @@ def show(directory: Path) -> int:
     return 0
 
 
-def _heading(record: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    states: dict[str, int] = {}
-    for row in rows:
-        states[row["state"]] = states.get(row["state"], 0) + 1
+def _heading(record: dict[str, Any], states: dict[str, int]) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no trials"
     return (
         f"[bold]{record['name']}[/]  metric {record['metric'] or '-'} ({record['direction']}), "
@@ -64,22 +63,21 @@ def _heading(record: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _leaderboard(rows: list[dict[str, Any]], direction: str, best: dict[str, Any] | None) -> Any:
+def _leaderboard(rows: _Rows, best: dict[str, Any] | None) -> Any:
     """The top complete trials: ``*`` the best, ``=`` tied with it."""
     from rich.table import Table
 
-    done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] != ""]
-    done.sort(key=lambda r: float(r["value"]), reverse=direction == "maximize")
-    params = [c for c in (rows[0].keys() if rows else []) if c.startswith("params_")]
+    done = rows.top
+    params = [c for c in rows.columns if c.startswith("params_")]
     tied = {t["number"] for t in best["ties"]["tied"]} if best and best.get("ties") else set()
-    has_train = any(r.get("train_score") not in (None, "") for r in done)
+    has_train = rows.has_train
     table = Table(
-        title=f"top {min(TOP, len(done))} of {len(done)} complete trials (= tied with the best)"
+        title=f"top {len(done)} of {rows.complete} complete trials (= tied with the best)"
     )
     columns = ["#", "value", *(["train", "overfit gap"] if has_train else []), "duration_s"]
     for column in [*columns, *[_short(p[len("params_") :]) for p in params]]:
         table.add_column(column, justify="right" if column != "#" else "left")
-    for row in done[:TOP]:
+    for row in done:
         mark = "=" if int(row["number"]) in tied else " "
         if best and int(row["number"]) == best["number"]:
             mark = "*"
@@ -207,11 +205,46 @@ def _short(path: str) -> str:
     return ".".join(path.split(".")[-2:])
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+@dataclass
+class _Rows:
+    """What ``show`` needs of ``trials.csv``: its columns, the trials by state, the number of
+    complete ones and the best :data:`TOP` of them, best first (lowest number on ties)."""
+
+    columns: list[str] = field(default_factory=list)
+    states: dict[str, int] = field(default_factory=dict)
+    complete: int = 0
+    top: list[dict[str, str]] = field(default_factory=list)
+    has_train: bool = False  # whether a complete trial has a training score
+
+
+def _read_rows(path: Path, maximize: bool) -> _Rows:
+    """Read ``trials.csv`` once, keeping only the best rows: 100,000 trials take a moment."""
+    found = _Rows()
     if not path.is_file():
-        return []
+        return found
     with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        reader = csv.reader(f)
+        found.columns = next(reader, [])
+        at = {name: i for i, name in enumerate(found.columns)}
+        state, value, train = at.get("state"), at.get("value"), at.get("train_score")
+        sign = -1.0 if maximize else 1.0
+        kept: list[tuple[float, int, list[str]]] = []  # (-(sign * value), -row), the worst first
+        for n, row in enumerate(reader):
+            if state is None or state >= len(row):
+                continue
+            found.states[row[state]] = found.states.get(row[state], 0) + 1
+            if row[state] != "COMPLETE" or value is None or len(row) != len(found.columns) \
+                    or row[value] == "":
+                continue
+            found.complete += 1
+            found.has_train = found.has_train or (train is not None and row[train] != "")
+            item = (-sign * float(row[value]), -n, row)
+            if len(kept) < TOP:
+                heapq.heappush(kept, item)
+            elif item[:2] > kept[0][:2]:
+                heapq.heapreplace(kept, item)
+    found.top = [dict(zip(found.columns, row, strict=True)) for *_, row in sorted(kept, reverse=True)]
+    return found
 
 
 def _fmt(value: Any) -> str:
