@@ -110,6 +110,7 @@ class RunSession:
     def _check(self) -> tuple[Prepared, dict[str, Any] | None, dict[str, Any], Any, Any]:
         options, directory = self.options, self.directory
         stored = stored_record(directory, resume=options.resume)
+        self.resumed = stored is not None  # --resume of a start a kill cut short starts afresh
         fault_point("start:after-lock")
         # the journal holds what the run recorded (resume); a new study starts an empty one
         self.ledger = check_journal(directory, stored) if stored else Ledger(self._journal)
@@ -163,7 +164,7 @@ class RunSession:
             if stored is None:
                 begin_study(directory, fresh)
                 fault_point("start:after-study-json")
-            self.opt = open_study(prep, directory, resume=self.options.resume, warm=warm,
+            self.opt = open_study(prep, directory, resume=self.resumed, warm=warm,
                                   attach=self.attach)
             fault_point("start:after-journal")
             again = {} if stored is None else dict(
@@ -211,7 +212,7 @@ class RunSession:
             small_budget(opt, trials)
             done = sum(t.state.is_finished() and counts_toward_budget(t)
                        for t in opt.get_trials(deepcopy=False))
-            context = RunContext(prep, self.directory, self.options.resume, done)
+            context = RunContext(prep, self.directory, self.resumed, done)
             self.observers.search_started(context, opt.get_trials(deepcopy=False))
             self._reproducible = reproducible_run(prep, self.options, self.directory, pool.size,
                                                   isinstance(opt.pruner, PBT))

@@ -40,17 +40,12 @@ def stored_record(directory: Path, *, resume: bool) -> dict[str, Any] | None:
     """The study's ``study.json`` when resuming; refuse a name that exists without --resume.
 
     A study whose ``study.json`` still says ``starting`` was never created in its journal (its
-    run was killed while starting): nothing of it can be resumed, and a fresh run takes it over
-    (``None``, as for a new study; :func:`begin_study` says so).
+    run was killed while starting, before any trial): a run, resumed or not, takes it over and
+    starts it afresh (``None``, as for a new study; :func:`begin_study` says so).
     """
     exists = (directory / STUDY_JSON).exists()
     record = read_record(directory / STUDY_JSON) if exists else None
     if record is not None and record.get("status") == STARTING:
-        if resume:
-            raise UserError(
-                f"{directory}: no study to resume: its run was killed while creating it "
-                f"({STUDY_JSON} says {STARTING!r}, no trial ran); drop --resume to start it afresh"
-            )
         return None
     if exists and not resume:
         raise UserError(
