@@ -14,7 +14,10 @@ budget, the number of objectives and the number of workers:
   cost per trial grows with the trials; TPE refines what GP found, ``gp_first``);
 - multivariate TPE otherwise (categorical parameters, many dimensions);
 - for several objectives, multivariate TPE, or NSGA-II for a large budget;
-- with several workers, TPE's constant liar, so that running trials are not proposed again.
+- with several workers, TPE's constant liar, so that running trials are not proposed again;
+- on one objective, TPE past a history size models its best, latest and running trials
+  only, so its cost per trial stops growing (``_bounded_sampler``); the line says so when the
+  budget passes that size.
 
 The choice is made once, when a study starts, and recorded in ``study.json``; a resumed study
 builds the sampler it recorded (see :meth:`SamplerChoice.from_record`). A sampler the study
@@ -127,6 +130,34 @@ def choose_sampler(
     torch_available: bool | None = None,
 ) -> SamplerChoice:
     """The sampler ``auto`` picks for this space, budget, objectives and workers."""
+    choice = _choose(space, trials=trials, objectives=objectives, workers=workers,
+                     torch_available=torch_available)
+    return _bounded(choice, trials) if objectives == 1 else choice
+
+
+def _bounded(choice: SamplerChoice, trials: int | None) -> SamplerChoice:
+    """``choice``, its why saying so when the budget passes TPE's bounded history (one
+    objective: ``search/core/_bounded_sampler.py``)."""
+    if choice.chosen != "tpe":
+        return choice
+    from search.core._bounded_sampler import TPE_BOUND as BOUND
+
+    if trials is not None and trials <= BOUND.size:
+        return choice
+    return replace(choice, why=f"{choice.why}; past {BOUND.size} trials TPE models its best "
+                   f"{BOUND.best}, latest {BOUND.recent} and running trials: its cost per "
+                   "trial stays flat")
+
+
+def _choose(
+    space: Space,
+    *,
+    trials: int | None,
+    objectives: int,
+    workers: int,
+    torch_available: bool | None,
+) -> SamplerChoice:
+    """``choose_sampler``'s choice, before TPE's bound is said."""
     if torch_available is None:
         torch_available = importlib.util.find_spec("torch") is not None
     params = space.flatten()

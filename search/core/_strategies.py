@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,9 @@ def make_sampler(
     settings: dict[str, bool] | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The sampler called ``name``, seeded with ``seed``; ``multi``: several objectives;
-    ``settings``: TPE's keyword arguments that ``auto`` chose (multivariate, group, liar)."""
+    ``settings``: TPE's keyword arguments that ``auto`` chose (multivariate, group, liar).
+    ``auto``'s TPE and every GP hand Optuna's sampler a bounded history past a size, so that
+    their cost per trial stops growing (``_bounded_sampler``)."""
     import optuna
 
     from spaces import SpaceError
@@ -35,18 +36,8 @@ def make_sampler(
             "sampler cmaes: CMA-ES optimizes one objective; use tpe, nsga2, gp or random "
             "for several"
         )
-    if name == "tpe":  # what auto chose; the rest (all, for a named tpe) as Optuna defaults it
-        chosen = settings or {}
-        tpe = samplers.TPESampler(
-            seed=seed,
-            multivariate=chosen.get("multivariate"),  # None: Optuna's default
-            group=chosen.get("group", False),
-            constant_liar=chosen.get("constant_liar", False),
-        )
-        if chosen.get("gp_first"):
-            require("torch", "the GP sampler", extra="torch")
-            return gp_then(_one_thread_gp_class()(seed=seed), tpe, GP_FIRST_TRIALS)
-        return tpe
+    if name == "tpe":
+        return _tpe(seed, settings or {}, space)
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":
@@ -60,12 +51,37 @@ def make_sampler(
         return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "gp":
         require("torch", "the GP sampler", extra="torch")
-        return _one_thread_gp_class()(seed=seed)
+        from search.core._bounded_sampler import BoundedGPSampler
+
+        return BoundedGPSampler(seed=seed)
     if name == "qmc":
         return samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     if name == "nsga2":
         return samplers.NSGAIISampler(seed=seed)
     raise UserError(f"unknown sampler {name!r}")
+
+
+def _tpe(seed: int, chosen: dict[str, bool], space: Space) -> optuna.samplers.BaseSampler:
+    """TPE as ``auto`` chose it (``chosen``: multivariate, group, liar, GP first), its history
+    bounded (``_bounded_sampler``) and told the declared ``space`` when it has no conditional
+    branch; a named ``tpe`` (no settings) is Optuna's own TPE, with Optuna's defaults."""
+    import optuna
+
+    from search.core._bounded_sampler import BoundedGPSampler, BoundedTPESampler
+
+    if not chosen:
+        return optuna.samplers.TPESampler(seed=seed)
+    tpe = BoundedTPESampler(
+        declared=None if space.is_conditional else frozenset(space.flatten()),
+        seed=seed,
+        multivariate=chosen.get("multivariate"),  # None: Optuna's default
+        group=chosen.get("group", False),
+        constant_liar=chosen.get("constant_liar", False),
+    )
+    if chosen.get("gp_first"):
+        require("torch", "the GP sampler", extra="torch")
+        return gp_then(BoundedGPSampler(seed=seed), tpe, GP_FIRST_TRIALS)
+    return tpe
 
 
 #: ``auto`` on a large budget: trials sampled by GP before TPE takes over
@@ -139,27 +155,6 @@ def _grid_sampler_class() -> type:
             return None
 
     return AskTellGridSampler
-
-
-def _one_thread_gp_class() -> type:
-    import optuna
-
-    class GPSampler(optuna.samplers.GPSampler):
-        """Optuna's GP sampler, its torch on one thread in the driver.
-
-        Its matrices are small (at most a few hundred trials), and torch's threads fight the
-        trials' processes for the cores: on 2 busy cores 60 trials took 80-88 s with torch's
-        default threads and 21-38 s with one (``benchmarks/RESULTS.md``). The thread count is
-        set once the sampler has imported torch, so a study that never models never does.
-        """
-
-        def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
-            torch = sys.modules.get("torch")
-            if torch is not None and torch.get_num_threads() != 1:
-                torch.set_num_threads(1)
-            return super().sample_relative(study, trial, search_space)
-
-    return GPSampler
 
 
 def _AskTellGridSampler(grid: dict[str, Any], seed: int) -> optuna.samplers.BaseSampler:
@@ -269,10 +264,10 @@ def random_start(sampler: optuna.samplers.BaseSampler) -> tuple[str, int] | None
         "GPSampler": "_n_startup_trials",
         "NSGAIISampler": "population_size",
     }
-    attribute = counts.get(type(sampler).__name__)
-    if attribute is None:
+    named = [c.__name__ for c in type(sampler).__mro__ if c.__name__ in counts]  # subclasses too
+    if not named:
         return None
-    count = getattr(sampler, attribute, None)
+    count = getattr(sampler, counts[named[0]], None)
     if not isinstance(count, int) or count <= 1:
         return None
-    return type(sampler).__name__.removesuffix("Sampler"), count
+    return named[0].removesuffix("Sampler"), count
