@@ -19,6 +19,7 @@ run that was never killed. ``lag`` is the number of workers.
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,7 +76,7 @@ def next_slot(trials: Sequence[FrozenTrial]) -> int:
                    default=-1)
 
 
-def as_seen_from(trials: list[FrozenTrial], slot: int, lag: int) -> list[FrozenTrial]:
+def as_seen_from(trials: Sequence[FrozenTrial], slot: int, lag: int) -> list[FrozenTrial]:
     """``trials`` as the trial in ``slot`` sees them (see the module's docstring)."""
     seen = []
     for trial in trials:
@@ -90,6 +91,51 @@ def as_seen_from(trials: list[FrozenTrial], slot: int, lag: int) -> list[FrozenT
         elif own < slot:
             seen.append(_running(trial))
     return seen
+
+
+class SettledPrefix:
+    """:func:`as_seen_from` without walking the whole study at each call.
+
+    The trials come in number order, and a trial that every slot from ``f + lag`` on sees as it
+    is (finished without a slot, or in a slot below ``f``) stays so: its outcome is final and
+    slots only grow. This keeps how far the list is *settled* so, with the running maximum of
+    the slots in it; a call for slot ``s`` takes the longest settled prefix whose slots are all
+    below ``s - lag`` (a binary search: a running trial's pruning question asks for an earlier
+    slot than the sampler's), copies it, and walks only the rest. Abandoned trials inside the
+    prefix are left out by their index. The trials are the store's current objects at each call.
+    """
+
+    def __init__(self) -> None:
+        self._top: list[int] = []  # the largest slot among the settled trials 0..i (-1: none)
+        self._abandoned: list[int] = []  # their indexes, in order
+
+    def seen(self, trials: Sequence[FrozenTrial], slot: int, lag: int) -> list[FrozenTrial]:
+        """``as_seen_from(trials, slot, lag)``, the same list."""
+        self._settle(trials, slot - lag)
+        usable = bisect.bisect_left(self._top, slot - lag)  # prefix whose slots are all lower
+        head = list(trials[:usable])
+        for index in reversed(self._abandoned[: bisect.bisect_left(self._abandoned, usable)]):
+            del head[index]
+        return head + as_seen_from(trials[usable:], slot, lag)
+
+    def _settle(self, trials: Sequence[FrozenTrial], frontier: int) -> None:
+        """Extend the settled prefix over the trials every slot from ``frontier + lag`` on sees
+        as they are (or never sees: abandoned)."""
+        top = self._top[-1] if self._top else -1
+        for index in range(len(self._top), len(trials)):
+            trial = trials[index]
+            attrs = trial.system_attrs
+            own = attrs.get(SLOT)
+            if ABANDONED in attrs:
+                self._abandoned.append(index)
+            elif own is None:
+                if not trial.state.is_finished():
+                    return  # it may yet take a slot
+            elif own >= frontier:
+                return
+            else:
+                top = max(top, int(own))
+            self._top.append(top)
 
 
 def _running(trial: FrozenTrial) -> FrozenTrial:
@@ -140,7 +186,10 @@ def seen_from(study: Any, slot: int, lag: int) -> Iterator[None]:
     alone)."""
     storage = study._storage
     study._thread_local.cached_all_trials = None
-    storage.view = lambda trials: as_seen_from(trials, slot, lag)
+    prefix = getattr(storage, "settled", None)
+    if not isinstance(prefix, SettledPrefix):
+        prefix = storage.settled = SettledPrefix()
+    storage.view = lambda trials: prefix.seen(trials, slot, lag)
     try:
         yield
     finally:

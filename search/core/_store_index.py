@@ -27,17 +27,26 @@ if TYPE_CHECKING:
 
 
 class StateIndexedJournal(JournalStorage):
-    """A ``JournalStorage`` that answers ``get_all_trials(states=...)`` from an index."""
+    """A ``JournalStorage`` that answers ``get_all_trials(states=...)`` from an index, and
+    ``get_all_trials()`` from a list of the study's trials that it keeps up to date (the
+    journal replaces a trial's object at each change; Optuna's answer walks every trial id)."""
 
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
         self._by_state: dict[int, dict[TrialState, dict[int, None]]] = {}
+        self._lists: dict[int, list[FrozenTrial]] = {}  # study id -> its trials, by number
+        self._places: dict[int, tuple[int, int]] = {}  # trial id -> (study id, place in list)
         self.view: Callable[[list[FrozenTrial]], list[FrozenTrial]] | None = None
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         trial_id = super().create_new_trial(study_id, template_trial)
+        trial = self.get_trial(trial_id)
         if study_id in self._by_state:
-            self._by_state[study_id][self.get_trial(trial_id).state][trial_id] = None
+            self._by_state[study_id][trial.state][trial_id] = None
+        listed = self._lists.get(study_id)
+        if listed is not None:
+            self._places[trial_id] = (study_id, len(listed))
+            listed.append(trial)
         return trial_id
 
     def set_trial_state_values(
@@ -49,7 +58,41 @@ class StateIndexedJournal(JournalStorage):
             for index in self._by_state.values():  # the study that holds the trial, if indexed
                 if index[before].pop(trial_id, False) is None:
                     index[state][trial_id] = None
+        self._changed(trial_id)
         return changed
+
+    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
+                        distribution: Any) -> None:
+        super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
+        self._changed(trial_id)
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int,
+                                     intermediate_value: float) -> None:
+        super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+        self._changed(trial_id)
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        super().set_trial_user_attr(trial_id, key, value)
+        self._changed(trial_id)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        super().set_trial_system_attr(trial_id, key, value)
+        self._changed(trial_id)
+
+    def _changed(self, trial_id: int) -> None:
+        """Put the journal's new object for ``trial_id`` in its study's list."""
+        place = self._places.get(trial_id)
+        if place is not None:
+            self._lists[place[0]][place[1]] = self.get_trial(trial_id)
+
+    def _listed(self, study_id: int) -> list[FrozenTrial]:
+        """The study's trials, by number: the kept list, made from one walk at first use."""
+        listed = self._lists.get(study_id)
+        if listed is None:
+            listed = list(super().get_all_trials(study_id, deepcopy=False))
+            self._places.update((t._trial_id, (study_id, i)) for i, t in enumerate(listed))
+            self._lists[study_id] = listed
+        return listed
 
     def get_all_trials(
         self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
@@ -57,11 +100,12 @@ class StateIndexedJournal(JournalStorage):
         waiting_only = states is not None and not any(
             s in states for s in TrialState if s != TrialState.WAITING)
         if self.view is not None and not waiting_only:
-            seen = self.view(super().get_all_trials(study_id, deepcopy=False))
+            seen = self.view(self._listed(study_id))
             seen = [t for t in seen if states is None or t.state in states]
             return copy.deepcopy(seen) if deepcopy else seen
         if states is None:
-            return super().get_all_trials(study_id, deepcopy=deepcopy)
+            listed = self._listed(study_id)
+            return copy.deepcopy(listed) if deepcopy else list(listed)
         index = self._index(study_id)
         ids = [i for state in TrialState if state in states for i in index[state]]
         if 2 * len(ids) > sum(len(ids_) for ids_ in index.values()):
