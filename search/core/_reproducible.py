@@ -113,10 +113,12 @@ class SettledPrefix:
         """``as_seen_from(trials, slot, lag)``, the same list."""
         self._settle(trials, slot - lag)
         usable = bisect.bisect_left(self._top, slot - lag)  # prefix whose slots are all lower
-        head = list(trials[:usable])
+        head = trials[:usable]
+        head = head if isinstance(head, list) else list(head)  # a list's slice is a copy
         for index in reversed(self._abandoned[: bisect.bisect_left(self._abandoned, usable)]):
             del head[index]
-        return head + as_seen_from(trials[usable:], slot, lag)
+        head.extend(as_seen_from(trials[usable:], slot, lag))
+        return head
 
     def _settle(self, trials: Sequence[FrozenTrial], frontier: int) -> None:
         """Extend the settled prefix over the trials every slot from ``frontier + lag`` on sees

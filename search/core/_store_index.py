@@ -101,7 +101,8 @@ class StateIndexedJournal(JournalStorage):
             s in states for s in TrialState if s != TrialState.WAITING)
         if self.view is not None and not waiting_only:
             seen = self.view(self._listed(study_id))
-            seen = [t for t in seen if states is None or t.state in states]
+            if states is not None:
+                seen = [t for t in seen if t.state in states]
             return copy.deepcopy(seen) if deepcopy else seen
         if states is None:
             listed = self._listed(study_id)
